@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Cryptographic primitives through mbedtls, behind one small interface that
+ * builds against mbedtls 2.28 and 3.x.
+ */
+#ifndef RELAIS_CRYPTO_H
+#define RELAIS_CRYPTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RELAIS_SHA256_LEN 32
+
+/* Incremental SHA-256; the context is caller-owned and opaque. */
+struct relais_sha256 {
+    _Alignas(8) unsigned char opaque[256];
+};
+
+void relais_sha256_init(struct relais_sha256 *h);
+void relais_sha256_update(struct relais_sha256 *h, const void *data, size_t len);
+/* Writes the digest and wipes the context. */
+void relais_sha256_finish(struct relais_sha256 *h, uint8_t out[RELAIS_SHA256_LEN]);
+void relais_sha256(const void *data, size_t len, uint8_t out[RELAIS_SHA256_LEN]);
+
+/* Lower-case hex of in[0..len) into out (capacity 2 * len + 1). */
+void relais_hex(const uint8_t *in, size_t len, char *out);
+
+/* Wipes a secret so that the compiler cannot drop the write. */
+void relais_zeroize(void *p, size_t len);
+
+#endif

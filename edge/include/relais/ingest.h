@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Ingest: the durable path every uplink pack takes, whatever its transport.
+ *
+ *   submit: size check -> format -> quota -> SenML decode -> store put
+ *           (in the open group-commit transaction) -> pending ack
+ *   flush:  COMMIT -> acks sent (stored | duplicate | rejected)
+ *           or, when the commit fails, every pending ack becomes busy
+ *
+ * A pack is acknowledged only after the transaction holding it (or holding
+ * the record of its rejection) has committed (DESIGN.md 3.5).  A batch is
+ * flushed at the end of each loop turn, when it holds commit_max_packs packs,
+ * or when its first pack has waited commit_window_ms.
+ */
+#ifndef RELAIS_INGEST_H
+#define RELAIS_INGEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "relais/loop.h"
+#include "relais/senml.h"
+#include "relais/store.h"
+#include "relais/wire.h"
+
+struct relais_ingest;
+
+struct relais_ingest_opts {
+    uint32_t commit_window_ms;
+    uint32_t commit_max_packs;
+    uint32_t busy_retry_s;
+};
+
+/* Sends one ack back through the transport the pack came by.  device and
+ * ack are borrowed for the call; token is the transport's own data given at
+ * submit (e.g. a CoAP session and token). */
+typedef void (*relais_ingest_reply_cb)(void *ud, const char *device,
+                                       const struct relais_wire_ack *ack, const void *token,
+                                       size_t token_len);
+
+#define RELAIS_INGEST_TOKEN_MAX 48
+
+struct relais_ingest_input {
+    enum relais_transport transport;
+    const char *device; /* authenticated device id (broker ACL, DTLS identity) */
+    uint64_t seq;
+    const uint8_t *body; /* borrowed for the call */
+    size_t len;
+    int format; /* enum relais_senml_format, or -1: told by the first byte */
+    relais_ingest_reply_cb reply_cb;
+    void *reply_ud;
+    const void *token; /* copied; at most RELAIS_INGEST_TOKEN_MAX bytes */
+    size_t token_len;
+};
+
+struct relais_ingest_counters {
+    uint64_t received;   /* packs submitted */
+    uint64_t stored;     /* committed (flagged ones included) */
+    uint64_t duplicate;  /* same (device, seq) and body: acked duplicate */
+    uint64_t flagged;    /* same (device, seq), other body: stored and flagged */
+    uint64_t rejected;   /* acked rejected (final) */
+    uint64_t rejected_by[RELAIS_REJECT_COUNT];
+    uint64_t busy;       /* acked busy (quota, store failure) */
+    uint64_t unroutable; /* inputs that cannot be acked (bad topic): audited */
+    uint64_t readings;   /* readings committed */
+    uint64_t commits, commit_failures;
+    uint64_t batch_max;  /* largest group commit so far */
+    uint64_t acks_sent;
+};
+
+/* loop and store are borrowed for the ingest's lifetime. */
+int relais_ingest_create(struct relais_ingest **out, struct relais_loop *loop,
+                         struct relais_store *store, const struct relais_ingest_opts *opts);
+/* Flushes what is pending, then frees. */
+void relais_ingest_destroy(struct relais_ingest *ing);
+int relais_ingest_set_opts(struct relais_ingest *ing, const struct relais_ingest_opts *opts);
+
+/* Takes one pack; its ack comes through in->reply_cb after the commit.
+ * Returns RELAIS_OK (the pack is accounted for, whatever its fate). */
+int relais_ingest_submit(struct relais_ingest *ing, const struct relais_ingest_input *in);
+
+/* An input that cannot be acknowledged (no valid device or seq in its topic):
+ * counted and audited with what (the topic, shortened) and its size. */
+void relais_ingest_unroutable(struct relais_ingest *ing, enum relais_transport transport,
+                              const char *what, size_t len);
+
+/* Commits the open batch and sends its acks now. */
+void relais_ingest_flush(struct relais_ingest *ing);
+size_t relais_ingest_pending(const struct relais_ingest *ing);
+
+const struct relais_ingest_counters *relais_ingest_get_counters(const struct relais_ingest *ing);
+
+#endif

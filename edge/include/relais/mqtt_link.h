@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * One MQTT connection driven by relaisd's loop through libmosquitto's
+ * external-loop API (mosquitto_socket, mosquitto_loop_read/write/misc,
+ * mosquitto_want_write; never mosquitto_loop_start).  Reconnects forever with
+ * capped exponential backoff and jitter.  Used for the gateway broker now and
+ * the hospital broker later.
+ *
+ *   IDLE --start--> CONNECTING --CONNACK ok--> CONNECTED
+ *                      |  ^                        |
+ *       error, refused v  | backoff timer          | error, keepalive lost
+ *                   WAITING <----------------------+
+ *   any --stop--> STOPPED
+ *
+ *   start():        link_connect()      CONNECTING -> CONNECTED: on_connect()
+ *   errors:         link_lost()         -> WAITING, timer armed from backoff
+ *   backoff timer:  link_retry_cb()     WAITING -> CONNECTING
+ */
+#ifndef RELAIS_MQTT_LINK_H
+#define RELAIS_MQTT_LINK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "relais/loop.h"
+
+struct relais_mqtt_link;
+
+struct relais_mqtt_link_opts {
+    const char *name; /* for logs: "local", "upstream" */
+    const char *host;
+    unsigned port;
+    const char *client_id;
+    bool clean_session;
+    const char *username;      /* NULL: none */
+    const char *password_file; /* NULL or "": none; first line is the password */
+    unsigned keepalive_s;
+    unsigned reconnect_min_ms, reconnect_max_ms;
+    unsigned max_inflight; /* outgoing QoS 1/2 in flight */
+    /* TLS (NULL ca_file: plain TCP) */
+    const char *ca_file, *cert_file, *key_file;
+    /* last will (NULL topic: none) */
+    const char *will_topic;
+    const void *will_payload;
+    size_t will_len;
+    bool will_retain;
+};
+
+struct relais_mqtt_msg {
+    const char *topic;
+    const void *payload;
+    size_t len;
+    int qos;
+    bool retain;
+};
+
+struct relais_mqtt_link_cbs {
+    void (*connected_cb)(struct relais_mqtt_link *link, bool session_present, void *ud);
+    void (*disconnected_cb)(struct relais_mqtt_link *link, void *ud);
+    /* msg is borrowed for the call */
+    void (*message_cb)(struct relais_mqtt_link *link, const struct relais_mqtt_msg *msg, void *ud);
+    /* a QoS 1 publish was acknowledged by the broker (PUBACK) */
+    void (*published_cb)(struct relais_mqtt_link *link, int mid, void *ud);
+};
+
+struct relais_mqtt_link_stats {
+    bool connected;
+    uint64_t connects, disconnects, connect_failures;
+    uint64_t received, published, publish_failures;
+    uint64_t unacked; /* QoS 1 publishes waiting for PUBACK */
+    int64_t state_since_ms; /* wall time of the last state change */
+};
+
+/* opts and cbs are copied (strings too); loop is borrowed. */
+int relais_mqtt_link_create(struct relais_mqtt_link **out, struct relais_loop *loop,
+                            const struct relais_mqtt_link_opts *opts,
+                            const struct relais_mqtt_link_cbs *cbs, void *ud);
+void relais_mqtt_link_destroy(struct relais_mqtt_link *link);
+
+/* Starts connecting (errors are retried, never fatal). */
+int relais_mqtt_link_start(struct relais_mqtt_link *link);
+/* New options: disconnects and reconnects with them. */
+int relais_mqtt_link_reconfigure(struct relais_mqtt_link *link,
+                                 const struct relais_mqtt_link_opts *opts);
+
+/* Publishes (queued while disconnected when qos > 0).  mid may be NULL. */
+int relais_mqtt_link_publish(struct relais_mqtt_link *link, int *mid, const char *topic,
+                             const void *payload, size_t len, int qos, bool retain);
+int relais_mqtt_link_subscribe(struct relais_mqtt_link *link, const char *filter, int qos);
+bool relais_mqtt_link_connected(const struct relais_mqtt_link *link);
+void relais_mqtt_link_get_stats(const struct relais_mqtt_link *link,
+                                struct relais_mqtt_link_stats *out);
+
+/* Shutdown: writes what is queued and waits for the PUBACKs of QoS 1
+ * publishes, at most timeout_ms, then sends DISCONNECT.  Blocks (the loop is
+ * no longer running). */
+void relais_mqtt_link_shutdown(struct relais_mqtt_link *link, unsigned timeout_ms);
+
+/* mosquitto_lib_init once per process (idempotent). */
+void relais_mqtt_lib_init(void);
+
+#endif

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * mbedtls adapter: SHA-256 and wiping.  The *_ret functions of mbedtls 2.x
+ * became the plain names in 3.x; this file is the only place that knows.
+ */
+#include "relais/crypto.h"
+
+#include <mbedtls/platform_util.h>
+#include <mbedtls/sha256.h>
+#include <mbedtls/version.h>
+
+_Static_assert(sizeof(mbedtls_sha256_context) <= sizeof(struct relais_sha256),
+               "struct relais_sha256 too small for mbedtls_sha256_context");
+
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+#define sha256_starts mbedtls_sha256_starts
+#define sha256_update mbedtls_sha256_update
+#define sha256_finish mbedtls_sha256_finish
+#else
+#define sha256_starts mbedtls_sha256_starts_ret
+#define sha256_update mbedtls_sha256_update_ret
+#define sha256_finish mbedtls_sha256_finish_ret
+#endif
+
+void relais_sha256_init(struct relais_sha256 *h)
+{
+    mbedtls_sha256_context *ctx = (mbedtls_sha256_context *)(void *)h->opaque;
+    mbedtls_sha256_init(ctx);
+    (void)sha256_starts(ctx, 0); /* cannot fail for the software implementation */
+}
+
+void relais_sha256_update(struct relais_sha256 *h, const void *data, size_t len)
+{
+    (void)sha256_update((mbedtls_sha256_context *)(void *)h->opaque, data, len);
+}
+
+void relais_sha256_finish(struct relais_sha256 *h, uint8_t out[RELAIS_SHA256_LEN])
+{
+    mbedtls_sha256_context *ctx = (mbedtls_sha256_context *)(void *)h->opaque;
+    (void)sha256_finish(ctx, out);
+    mbedtls_sha256_free(ctx);
+}
+
+void relais_sha256(const void *data, size_t len, uint8_t out[RELAIS_SHA256_LEN])
+{
+    struct relais_sha256 h;
+    relais_sha256_init(&h);
+    relais_sha256_update(&h, data, len);
+    relais_sha256_finish(&h, out);
+}
+
+void relais_hex(const uint8_t *in, size_t len, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * len] = '\0';
+}
+
+void relais_zeroize(void *p, size_t len)
+{
+    mbedtls_platform_zeroize(p, len);
+}

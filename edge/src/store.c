@@ -1,0 +1,711 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The store: opening (pragmas, quick_check, moving a corrupt file aside),
+ * schema migrations, transactions and the write path of ingest (packs,
+ * readings, rejects, audit).  Statements are prepared once with
+ * SQLITE_PREPARE_PERSISTENT and reset after each use.
+ *
+ * Invariant: outside a transaction audit_pend_* equals audit_*; a rollback
+ * restores the pending chain head from the committed one.
+ */
+#include "store_internal.h"
+#include "relais/error.h"
+#include "relais/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- schema ---- */
+
+static const char *const migrations[STORE_SCHEMA_VERSION] = {
+    /* 1: the pack log, readings, rejected inputs, the audit trail */
+    "CREATE TABLE packs("
+    "  id INTEGER PRIMARY KEY,"
+    "  device TEXT NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  body_hash BLOB NOT NULL,"
+    "  body BLOB NOT NULL,"
+    "  format INTEGER NOT NULL,"
+    "  transport INTEGER NOT NULL,"
+    "  received_ms INTEGER NOT NULL,"
+    "  records INTEGER NOT NULL,"
+    "  flags INTEGER NOT NULL DEFAULT 0);"
+    "CREATE UNIQUE INDEX packs_dedup ON packs(device, seq, body_hash);"
+    "CREATE TABLE readings("
+    "  pack_id INTEGER NOT NULL REFERENCES packs(id),"
+    "  idx INTEGER NOT NULL,"
+    "  metric TEXT NOT NULL,"
+    "  unit TEXT NOT NULL,"
+    "  kind INTEGER NOT NULL,"
+    "  v REAL, vs TEXT, vb INTEGER, vd BLOB, sum REAL,"
+    "  t REAL NOT NULL,"
+    "  t_src INTEGER NOT NULL,"
+    "  ut REAL,"
+    "  PRIMARY KEY(pack_id, idx)) WITHOUT ROWID;"
+    "CREATE TABLE rejects("
+    "  id INTEGER PRIMARY KEY,"
+    "  at_ms INTEGER NOT NULL,"
+    "  transport INTEGER NOT NULL,"
+    "  device TEXT,"
+    "  seq INTEGER,"
+    "  reason TEXT NOT NULL,"
+    "  detail TEXT NOT NULL,"
+    "  body_len INTEGER NOT NULL,"
+    "  body BLOB);"
+    "CREATE TABLE audit("
+    "  id INTEGER PRIMARY KEY,"
+    "  at_ms INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  subject TEXT NOT NULL,"
+    "  detail TEXT NOT NULL,"
+    "  prev_hash BLOB NOT NULL,"
+    "  hash BLOB NOT NULL);",
+    /* 2: the device registry; packs by arrival (retention, last seen) */
+    "CREATE TABLE devices("
+    "  id TEXT PRIMARY KEY,"
+    "  kind TEXT NOT NULL,"
+    "  patient TEXT,"
+    "  created_ms INTEGER NOT NULL,"
+    "  revoked_ms INTEGER);"
+    "CREATE INDEX packs_received ON packs(received_ms);",
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_DEDUP] = "SELECT body_hash FROM packs WHERE device = ?1 AND seq = ?2",
+    [ST_PACK_INSERT] = "INSERT INTO packs(device, seq, body_hash, body, format, transport,"
+                       " received_ms, records, flags) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [ST_READING_INSERT] = "INSERT INTO readings(pack_id, idx, metric, unit, kind, v, vs, vb, vd,"
+                          " sum, t, t_src, ut)"
+                          " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    [ST_REJECT_INSERT] = "INSERT INTO rejects(at_ms, transport, device, seq, reason, detail,"
+                         " body_len, body) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [ST_AUDIT_INSERT] = "INSERT INTO audit(id, at_ms, kind, subject, detail, prev_hash, hash)"
+                        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_PAGE_COUNT] = "PRAGMA page_count",
+    [ST_FREELIST_COUNT] = "PRAGMA freelist_count",
+};
+
+const char *relais_transport_name(enum relais_transport t)
+{
+    return t == RELAIS_TRANSPORT_COAP ? "coap" : "mqtt";
+}
+
+int store__error(sqlite3 *db, int rc, const char *what)
+{
+    log_error("store", "%s: %s (%d)", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc), rc);
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return RELAIS_EBUSY;
+    case SQLITE_NOMEM: return RELAIS_ENOMEM;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB: return RELAIS_ECORRUPT;
+    case SQLITE_FULL: return RELAIS_EBUSY;
+    default: return RELAIS_ESTORE;
+    }
+}
+
+static int exec(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        log_error("store", "%s: %s", sql, msg ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+        return rc == SQLITE_BUSY ? RELAIS_EBUSY : RELAIS_ESTORE;
+    }
+    return RELAIS_OK;
+}
+
+int store__schema_version(sqlite3 *db, int *version)
+{
+    sqlite3_stmt *s = NULL;
+    *version = 0;
+    int rc = sqlite3_prepare_v2(db,
+                                "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+                                " AND name = 'schema_version'",
+                                -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return store__error(db, rc, "schema probe");
+    rc = sqlite3_step(s);
+    int exists = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
+    sqlite3_finalize(s);
+    if (rc != SQLITE_ROW)
+        return store__error(db, rc, "schema probe");
+    if (!exists)
+        return RELAIS_OK;
+    rc = sqlite3_prepare_v2(db, "SELECT version FROM schema_version", -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return store__error(db, rc, "schema version");
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *version = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? RELAIS_OK
+                                                 : store__error(db, rc, "schema version");
+}
+
+int store__migrate(sqlite3 *db, int target)
+{
+    int version;
+    int rc = store__schema_version(db, &version);
+    if (rc)
+        return rc;
+    if (version > STORE_SCHEMA_VERSION) {
+        log_error("store", "schema version %d is newer than this relais (%d): refusing to open",
+                  version, STORE_SCHEMA_VERSION);
+        return RELAIS_EVERSION;
+    }
+    for (int v = version + 1; v <= target; v++) {
+        char sql[96];
+        if ((rc = exec(db, "BEGIN IMMEDIATE")))
+            return rc;
+        rc = exec(db, migrations[v - 1]);
+        if (!rc && v == 1)
+            rc = exec(db, "CREATE TABLE schema_version(version INTEGER NOT NULL);"
+                          "INSERT INTO schema_version VALUES(0)");
+        snprintf(sql, sizeof sql, "UPDATE schema_version SET version = %d", v);
+        if (!rc)
+            rc = exec(db, sql);
+        if (!rc)
+            rc = exec(db, "COMMIT");
+        if (rc) {
+            exec(db, "ROLLBACK");
+            log_error("store", "migration to schema version %d failed", v);
+            return rc;
+        }
+        log_info("store", "schema migrated to version %d", v);
+    }
+    return RELAIS_OK;
+}
+
+/* ---- opening ---- */
+
+static void store_free(struct relais_store *st)
+{
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(st->stmt[i]);
+    if (st->db)
+        sqlite3_close_v2(st->db);
+    free(st->path);
+    free(st);
+}
+
+static int open_db(const char *path, bool readonly, sqlite3 **out)
+{
+    int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    if (!readonly) {
+        /* create it 0600 ourselves: SQLite's -wal and -shm follow its mode */
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            log_error("store", "cannot open %s: %s", path, strerror(errno));
+            return RELAIS_EIO;
+        }
+        close(fd);
+    }
+    int rc = sqlite3_open_v2(path, out, flags | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        int err = store__error(*out, rc, path);
+        sqlite3_close_v2(*out);
+        *out = NULL;
+        return err;
+    }
+    sqlite3_extended_result_codes(*out, 1);
+    return RELAIS_OK;
+}
+
+/* PRAGMA quick_check on a fresh connection: RELAIS_OK, RELAIS_ECORRUPT, or
+ * another error (I/O) that must not be mistaken for corruption. */
+static int quick_check(sqlite3 *db)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &s, NULL);
+    if (rc != SQLITE_OK) {
+        int err = store__error(db, rc, "quick_check");
+        return err;
+    }
+    rc = sqlite3_step(s);
+    int result = RELAIS_OK;
+    if (rc == SQLITE_ROW) {
+        const char *r = (const char *)sqlite3_column_text(s, 0);
+        if (!r || strcmp(r, "ok") != 0) {
+            log_error("store", "quick_check: %s", r ? r : "(null)");
+            result = RELAIS_ECORRUPT;
+        }
+    } else {
+        result = store__error(db, rc, "quick_check");
+    }
+    sqlite3_finalize(s);
+    return result;
+}
+
+static int move_aside(const char *path)
+{
+    static const char *const suffix[] = {"", "-wal", "-shm"};
+    char stamp[32];
+    snprintf(stamp, sizeof stamp, ".corrupt-%lld", (long long)time(NULL));
+    for (int i = 0; i < 3; i++) {
+        char from[4096], to[4096];
+        snprintf(from, sizeof from, "%s%s", path, suffix[i]);
+        snprintf(to, sizeof to, "%s%s%s", path, stamp, suffix[i]);
+        if (rename(from, to) != 0 && errno != ENOENT) {
+            log_error("store", "cannot move %s aside: %s", from, strerror(errno));
+            return RELAIS_EIO;
+        }
+    }
+    log_error("store", "corrupt store moved aside to %s%s; a fresh store is created", path, stamp);
+    return RELAIS_OK;
+}
+
+static int pragmas(struct relais_store *st)
+{
+    int rc;
+    if ((rc = exec(st->db, "PRAGMA busy_timeout = 100")))
+        return rc;
+    if (st->readonly)
+        return RELAIS_OK;
+    /* journal_mode answers with the mode in force: check it is WAL */
+    sqlite3_stmt *s = NULL;
+    rc = sqlite3_prepare_v2(st->db, "PRAGMA journal_mode = WAL", -1, &s, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    const char *mode = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0) : NULL;
+    bool wal = mode && strcmp(mode, "wal") == 0;
+    sqlite3_finalize(s);
+    if (!wal) {
+        log_error("store", "cannot put %s in WAL mode", st->path);
+        return RELAIS_ESTORE;
+    }
+    if ((rc = exec(st->db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+                           " PRAGMA journal_size_limit = 67108864")))
+        return rc;
+    return RELAIS_OK;
+}
+
+static int load_audit_head(struct relais_store *st)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(st->db, "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", -1,
+                                &s, NULL);
+    if (rc != SQLITE_OK)
+        return store__error(st->db, rc, "audit head");
+    memset(st->audit_hash, 0, sizeof st->audit_hash);
+    st->audit_id = 0;
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        st->audit_id = sqlite3_column_int64(s, 0);
+        if (sqlite3_column_bytes(s, 1) == RELAIS_SHA256_LEN)
+            memcpy(st->audit_hash, sqlite3_column_blob(s, 1), RELAIS_SHA256_LEN);
+        rc = SQLITE_DONE;
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE)
+        return store__error(st->db, rc, "audit head");
+    st->audit_pend_id = st->audit_id;
+    memcpy(st->audit_pend_hash, st->audit_hash, RELAIS_SHA256_LEN);
+    return RELAIS_OK;
+}
+
+static int refresh_quota(struct relais_store *st);
+
+static int open_once(struct relais_store *st)
+{
+    int rc = open_db(st->path, st->readonly, &st->db);
+    if (rc)
+        return rc;
+    if (!st->readonly && (rc = quick_check(st->db)))
+        return rc;
+    if ((rc = pragmas(st)))
+        return rc;
+    if (st->readonly) {
+        int v;
+        if ((rc = store__schema_version(st->db, &v)))
+            return rc;
+        if (v > STORE_SCHEMA_VERSION)
+            return RELAIS_EVERSION;
+        return RELAIS_OK;
+    }
+    if ((rc = store__migrate(st->db, STORE_SCHEMA_VERSION)))
+        return rc;
+    for (int i = 0; i < ST_COUNT; i++) {
+        int src = sqlite3_prepare_v3(st->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                                     &st->stmt[i], NULL);
+        if (src != SQLITE_OK)
+            return store__error(st->db, src, stmt_sql[i]);
+    }
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db, "PRAGMA page_size", -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW)
+        st->page_size = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    if ((rc = load_audit_head(st)))
+        return rc;
+    return refresh_quota(st);
+}
+
+int relais_store_open(struct relais_store **out, const char *path,
+                      const struct relais_store_opts *opts)
+{
+    struct relais_store *st = calloc(1, sizeof *st);
+    if (!st)
+        return RELAIS_ENOMEM;
+    st->path = strdup(path);
+    if (!st->path) {
+        free(st);
+        return RELAIS_ENOMEM;
+    }
+    st->readonly = opts && opts->readonly;
+    st->quota = opts ? opts->quota_bytes : 0;
+    int rc = open_once(st);
+    if (rc == RELAIS_ECORRUPT && !st->readonly) {
+        for (int i = 0; i < ST_COUNT; i++) {
+            sqlite3_finalize(st->stmt[i]);
+            st->stmt[i] = NULL;
+        }
+        sqlite3_close_v2(st->db);
+        st->db = NULL;
+        rc = move_aside(path);
+        if (rc == RELAIS_OK)
+            rc = open_once(st);
+        if (rc == RELAIS_OK) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+            rc = relais_store_begin(st);
+            if (!rc)
+                rc = relais_store_audit(st, now, "store.corrupt", path,
+                                        "quick_check failed; the file was moved aside");
+            if (!rc)
+                rc = relais_store_commit(st);
+        }
+    }
+    if (rc) {
+        store_free(st);
+        return rc;
+    }
+    *out = st;
+    return RELAIS_OK;
+}
+
+void relais_store_close(struct relais_store *st)
+{
+    if (!st)
+        return;
+    if (st->in_txn)
+        relais_store_rollback(st);
+    if (!st->readonly && st->db) {
+        int rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+            store__error(st->db, rc, "checkpoint at close");
+    }
+    store_free(st);
+}
+
+const char *relais_store_path(const struct relais_store *st)
+{
+    return st->path;
+}
+
+/* ---- transactions ---- */
+
+static int step_done(struct relais_store *st, enum store_stmt id, const char *what)
+{
+    sqlite3_stmt *s = st->stmt[id];
+    int rc = sqlite3_step(s);
+    int result = rc == SQLITE_DONE ? RELAIS_OK : store__error(st->db, rc, what);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return result;
+}
+
+bool relais_store_in_transaction(const struct relais_store *st)
+{
+    return st->in_txn;
+}
+
+int relais_store_begin(struct relais_store *st)
+{
+    if (st->readonly)
+        return RELAIS_EPERM;
+    if (st->in_txn)
+        return RELAIS_OK;
+    int rc = step_done(st, ST_BEGIN, "BEGIN");
+    if (rc == RELAIS_OK)
+        st->in_txn = true;
+    return rc;
+}
+
+void relais_store_rollback(struct relais_store *st)
+{
+    if (!st->in_txn)
+        return;
+    /* ROLLBACK may fail when SQLite already rolled back (e.g. after SQLITE_FULL) */
+    if (sqlite3_get_autocommit(st->db) == 0)
+        (void)step_done(st, ST_ROLLBACK, "ROLLBACK");
+    st->in_txn = false;
+    st->audit_pend_id = st->audit_id;
+    memcpy(st->audit_pend_hash, st->audit_hash, RELAIS_SHA256_LEN);
+}
+
+int relais_store_commit(struct relais_store *st)
+{
+    if (!st->in_txn)
+        return RELAIS_OK;
+    int rc = step_done(st, ST_COMMIT, "COMMIT");
+    if (rc != RELAIS_OK) {
+        relais_store_rollback(st);
+        refresh_quota(st);
+        return rc;
+    }
+    st->in_txn = false;
+    st->audit_id = st->audit_pend_id;
+    memcpy(st->audit_hash, st->audit_pend_hash, RELAIS_SHA256_LEN);
+    refresh_quota(st);
+    return RELAIS_OK;
+}
+
+/* ---- puts ---- */
+
+static int bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+    return v ? sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(s, i);
+}
+
+int relais_store_put_pack(struct relais_store *st, const struct relais_pack *pack,
+                          const uint8_t *body, size_t len, enum relais_transport transport,
+                          int64_t received_ms, enum relais_store_put *result)
+{
+    uint8_t hash[RELAIS_SHA256_LEN];
+    bool seen = false;
+    int rc;
+
+    if (!st->in_txn)
+        return RELAIS_EINVAL;
+    relais_sha256(body, len, hash);
+
+    /* dedup on (device, seq): same body -> duplicate; another body -> flagged */
+    sqlite3_stmt *s = st->stmt[ST_DEDUP];
+    sqlite3_bind_text(s, 1, pack->device, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)pack->seq);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        seen = true;
+        if (sqlite3_column_bytes(s, 0) == RELAIS_SHA256_LEN &&
+            memcmp(sqlite3_column_blob(s, 0), hash, RELAIS_SHA256_LEN) == 0) {
+            sqlite3_reset(s);
+            sqlite3_clear_bindings(s);
+            *result = RELAIS_PUT_DUPLICATE;
+            return RELAIS_OK;
+        }
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    if (rc != SQLITE_DONE)
+        return store__error(st->db, rc, "dedup lookup");
+
+    s = st->stmt[ST_PACK_INSERT];
+    sqlite3_bind_text(s, 1, pack->device, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)pack->seq);
+    sqlite3_bind_blob(s, 3, hash, sizeof hash, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 4, body, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int(s, 5, pack->format);
+    sqlite3_bind_int(s, 6, transport);
+    sqlite3_bind_int64(s, 7, received_ms);
+    sqlite3_bind_int64(s, 8, (sqlite3_int64)pack->count);
+    sqlite3_bind_int(s, 9, seen ? RELAIS_PACK_FLAG_SEQ_REUSED : 0);
+    if ((rc = step_done(st, ST_PACK_INSERT, "pack insert")))
+        return rc;
+    sqlite3_int64 pack_id = sqlite3_last_insert_rowid(st->db);
+
+    s = st->stmt[ST_READING_INSERT];
+    for (size_t i = 0; i < pack->count; i++) {
+        const struct relais_reading *r = &pack->readings[i];
+        sqlite3_bind_int64(s, 1, pack_id);
+        sqlite3_bind_int(s, 2, (int)i);
+        sqlite3_bind_text(s, 3, r->metric, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 4, r->unit, -1, SQLITE_STATIC);
+        sqlite3_bind_int(s, 5, r->kind);
+        switch (r->kind) {
+        case RELAIS_READING_NUMBER: sqlite3_bind_double(s, 6, r->value); break;
+        case RELAIS_READING_STRING: sqlite3_bind_text(s, 7, r->str, (int)r->len, SQLITE_STATIC); break;
+        case RELAIS_READING_BOOL: sqlite3_bind_int(s, 8, r->boolean); break;
+        case RELAIS_READING_DATA: sqlite3_bind_blob(s, 9, r->data, (int)r->len, SQLITE_STATIC); break;
+        case RELAIS_READING_SUM_ONLY: break;
+        }
+        if (r->has_sum)
+            sqlite3_bind_double(s, 10, r->sum);
+        sqlite3_bind_double(s, 11, r->time);
+        sqlite3_bind_int(s, 12, r->time_source);
+        if (r->has_update_time)
+            sqlite3_bind_double(s, 13, r->update_time);
+        if ((rc = step_done(st, ST_READING_INSERT, "reading insert")))
+            return rc;
+    }
+    if (seen) {
+        char subject[64], detail[96];
+        snprintf(subject, sizeof subject, "%s", pack->device);
+        snprintf(detail, sizeof detail, "seq %llu reused with a different body (stored, flagged)",
+                 (unsigned long long)pack->seq);
+        if ((rc = relais_store_audit(st, received_ms, "input.seq_reused", subject, detail)))
+            return rc;
+    }
+    *result = seen ? RELAIS_PUT_FLAGGED : RELAIS_PUT_STORED;
+    return RELAIS_OK;
+}
+
+int relais_store_put_reject(struct relais_store *st, const struct relais_reject_record *r)
+{
+    if (!st->in_txn)
+        return RELAIS_EINVAL;
+    sqlite3_stmt *s = st->stmt[ST_REJECT_INSERT];
+    sqlite3_bind_int64(s, 1, r->at_ms);
+    sqlite3_bind_int(s, 2, r->transport);
+    bind_text(s, 3, r->device);
+    if (r->has_seq)
+        sqlite3_bind_int64(s, 4, (sqlite3_int64)r->seq);
+    sqlite3_bind_text(s, 5, r->reason, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, r->detail, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 7, (sqlite3_int64)r->len);
+    if (r->body && r->len <= RELAIS_SENML_MAX_BYTES)
+        sqlite3_bind_blob(s, 8, r->body, (int)r->len, SQLITE_STATIC);
+    int rc = step_done(st, ST_REJECT_INSERT, "reject insert");
+    if (rc)
+        return rc;
+    char subject[64], detail[320];
+    if (r->has_seq)
+        snprintf(subject, sizeof subject, "%s/%llu", r->device ? r->device : "?",
+                 (unsigned long long)r->seq);
+    else
+        snprintf(subject, sizeof subject, "%s", r->device ? r->device : "?");
+    snprintf(detail, sizeof detail, "%s %s: %s", relais_transport_name(r->transport), r->reason,
+             r->detail);
+    return relais_store_audit(st, r->at_ms, "input.rejected", subject, detail);
+}
+
+/* ---- audit ---- */
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+static void hash_field(struct relais_sha256 *h, const char *s)
+{
+    uint8_t len[8];
+    size_t n = strlen(s);
+    put_be64(len, n);
+    relais_sha256_update(h, len, sizeof len);
+    relais_sha256_update(h, s, n);
+}
+
+void store__audit_hash(const uint8_t prev[RELAIS_SHA256_LEN], int64_t id, int64_t at_ms,
+                       const char *kind, const char *subject, const char *detail,
+                       uint8_t out[RELAIS_SHA256_LEN])
+{
+    struct relais_sha256 h;
+    uint8_t num[8];
+    relais_sha256_init(&h);
+    relais_sha256_update(&h, prev, RELAIS_SHA256_LEN);
+    put_be64(num, (uint64_t)id);
+    relais_sha256_update(&h, num, sizeof num);
+    put_be64(num, (uint64_t)at_ms);
+    relais_sha256_update(&h, num, sizeof num);
+    hash_field(&h, kind);
+    hash_field(&h, subject);
+    hash_field(&h, detail);
+    relais_sha256_finish(&h, out);
+}
+
+int relais_store_audit(struct relais_store *st, int64_t at_ms, const char *kind,
+                       const char *subject, const char *detail)
+{
+    if (!st->in_txn)
+        return RELAIS_EINVAL;
+    int64_t id = st->audit_pend_id + 1;
+    uint8_t hash[RELAIS_SHA256_LEN];
+    store__audit_hash(st->audit_pend_hash, id, at_ms, kind, subject, detail, hash);
+    sqlite3_stmt *s = st->stmt[ST_AUDIT_INSERT];
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, at_ms);
+    sqlite3_bind_text(s, 3, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, subject, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, detail, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 6, st->audit_pend_hash, RELAIS_SHA256_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 7, hash, RELAIS_SHA256_LEN, SQLITE_STATIC);
+    int rc = step_done(st, ST_AUDIT_INSERT, "audit insert");
+    if (rc)
+        return rc;
+    st->audit_pend_id = id;
+    memcpy(st->audit_pend_hash, hash, RELAIS_SHA256_LEN);
+    return RELAIS_OK;
+}
+
+/* ---- size and quota ---- */
+
+static int64_t pragma_int(struct relais_store *st, enum store_stmt id)
+{
+    sqlite3_stmt *s = st->stmt[id];
+    int64_t v = -1;
+    if (sqlite3_step(s) == SQLITE_ROW)
+        v = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    return v;
+}
+
+int relais_store_size(struct relais_store *st, uint64_t *bytes)
+{
+    if (st->readonly || !st->stmt[ST_PAGE_COUNT]) {
+        struct stat sb;
+        *bytes = stat(st->path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+        return RELAIS_OK;
+    }
+    int64_t pages = pragma_int(st, ST_PAGE_COUNT);
+    int64_t free_pages = pragma_int(st, ST_FREELIST_COUNT);
+    if (pages < 0 || free_pages < 0)
+        return RELAIS_ESTORE;
+    uint64_t total = (uint64_t)(pages - free_pages) * (uint64_t)st->page_size;
+    char wal[4096];
+    struct stat sb;
+    snprintf(wal, sizeof wal, "%s-wal", st->path);
+    if (stat(wal, &sb) == 0)
+        total += (uint64_t)sb.st_size;
+    *bytes = total;
+    return RELAIS_OK;
+}
+
+static int refresh_quota(struct relais_store *st)
+{
+    uint64_t size;
+    if (st->quota == 0 || relais_store_size(st, &size) != RELAIS_OK) {
+        st->over_quota = false;
+        return RELAIS_OK;
+    }
+    bool over = size >= st->quota;
+    if (over != st->over_quota)
+        log_warn("store", "store %s its quota (%llu of %llu bytes)",
+                 over ? "reached" : "is back under", (unsigned long long)size,
+                 (unsigned long long)st->quota);
+    st->over_quota = over;
+    return RELAIS_OK;
+}
+
+void relais_store_set_quota(struct relais_store *st, uint64_t quota_bytes)
+{
+    st->quota = quota_bytes;
+    refresh_quota(st);
+}
+
+bool relais_store_over_quota(const struct relais_store *st)
+{
+    return st->over_quota;
+}

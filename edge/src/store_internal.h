@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Internals shared by store.c and store_query.c (and the store's unit test). */
+#ifndef RELAIS_STORE_INTERNAL_H
+#define RELAIS_STORE_INTERNAL_H
+
+#include "relais/crypto.h"
+#include "relais/store.h"
+
+#include <sqlite3.h>
+
+#define STORE_SCHEMA_VERSION 2
+
+enum store_stmt {
+    ST_BEGIN = 0,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_DEDUP,
+    ST_PACK_INSERT,
+    ST_READING_INSERT,
+    ST_REJECT_INSERT,
+    ST_AUDIT_INSERT,
+    ST_PAGE_COUNT,
+    ST_FREELIST_COUNT,
+    ST_COUNT
+};
+
+struct relais_store {
+    sqlite3 *db;
+    char *path;
+    bool readonly;
+    bool in_txn;
+    sqlite3_stmt *stmt[ST_COUNT];
+    uint64_t quota;
+    bool over_quota;
+    int page_size;
+    /* audit chain: last committed row, and the last row of the open txn */
+    int64_t audit_id;
+    uint8_t audit_hash[RELAIS_SHA256_LEN];
+    int64_t audit_pend_id;
+    uint8_t audit_pend_hash[RELAIS_SHA256_LEN];
+};
+
+/* Logs the SQLite error of db for what, returns the relais error for rc. */
+int store__error(sqlite3 *db, int rc, const char *what);
+/* Applies migrations up to target (tests build old schemas with it). */
+int store__migrate(sqlite3 *db, int target);
+int store__schema_version(sqlite3 *db, int *version);
+/* The audit row hash: SHA-256 over prev || id || at || kind || subject || detail. */
+void store__audit_hash(const uint8_t prev[RELAIS_SHA256_LEN], int64_t id, int64_t at_ms,
+                       const char *kind, const char *subject, const char *detail,
+                       uint8_t out[RELAIS_SHA256_LEN]);
+
+#endif

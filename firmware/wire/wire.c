@@ -1,0 +1,441 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The wire contract (DESIGN.md section 3): identifiers, topics, CoAP paths,
+ * the acknowledgement body and the metric table.  Portable: no heap, no stdio.
+ */
+#include "relais/wire.h"
+
+#include <string.h>
+
+/* ---- small helpers ---- */
+
+/* Appends s[0..n) to buf at *off; sets *off past cap on overflow. */
+static void put(char *buf, size_t cap, size_t *off, const char *s, size_t n)
+{
+    if (*off + n < cap)
+        memcpy(buf + *off, s, n);
+    *off += n;
+}
+
+static void puts_(char *buf, size_t cap, size_t *off, const char *s)
+{
+    put(buf, cap, off, s, strlen(s));
+}
+
+static void put_u64(char *buf, size_t cap, size_t *off, uint64_t v)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + (v % 10));
+        v /= 10;
+    } while (v);
+    char out[20];
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    put(buf, cap, off, out, n);
+}
+
+/* Finishes a buffer: NUL-terminates and returns the length, or -1 when the
+ * text did not fit (buf then holds an empty string). */
+static int finish(char *buf, size_t cap, size_t off)
+{
+    if (cap == 0)
+        return -1;
+    if (off >= cap) {
+        buf[0] = '\0';
+        return -1;
+    }
+    buf[off] = '\0';
+    return (int)off;
+}
+
+/* ---- identifiers ---- */
+
+bool relais_wire_id_valid(const char *s, size_t len)
+{
+    if (len == 0 || len > RELAIS_WIRE_ID_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (i > 0 && c == '-');
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+int relais_wire_seq_parse(const char *s, size_t len, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (len == 0 || len > 16)
+        return -1;
+    if (s[0] == '0' && len > 1)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    }
+    if (v > RELAIS_WIRE_SEQ_MAX)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* ---- topics ---- */
+
+static const char topic_dev[] = "relais/dev/";
+
+int relais_wire_topic_up_parse(const char *topic, size_t len, char device[RELAIS_WIRE_ID_MAX + 1],
+                               uint64_t *seq)
+{
+    const size_t plen = sizeof topic_dev - 1;
+    if (len <= plen || memcmp(topic, topic_dev, plen) != 0)
+        return -1;
+    const char *p = topic + plen;
+    const char *end = topic + len;
+    const char *slash = memchr(p, '/', (size_t)(end - p));
+    if (!slash || !relais_wire_id_valid(p, (size_t)(slash - p)))
+        return -1;
+    size_t idlen = (size_t)(slash - p);
+    const char *rest = slash + 1;
+    if ((size_t)(end - rest) < 4 || memcmp(rest, "up/", 3) != 0)
+        return -1;
+    rest += 3;
+    if (relais_wire_seq_parse(rest, (size_t)(end - rest), seq) != 0)
+        return -1;
+    memcpy(device, p, idlen);
+    device[idlen] = '\0';
+    return 0;
+}
+
+static int topic_dev_tail(char *buf, size_t cap, const char *device, const char *tail, bool with_seq,
+                          uint64_t seq)
+{
+    size_t off = 0;
+    if (!relais_wire_id_valid(device, strlen(device)))
+        return finish(buf, cap, cap);
+    puts_(buf, cap, &off, topic_dev);
+    puts_(buf, cap, &off, device);
+    puts_(buf, cap, &off, tail);
+    if (with_seq)
+        put_u64(buf, cap, &off, seq);
+    return finish(buf, cap, off);
+}
+
+int relais_wire_topic_up(char *buf, size_t cap, const char *device, uint64_t seq)
+{
+    return topic_dev_tail(buf, cap, device, "/up/", true, seq);
+}
+
+int relais_wire_topic_ack(char *buf, size_t cap, const char *device, uint64_t seq)
+{
+    return topic_dev_tail(buf, cap, device, "/ack/", true, seq);
+}
+
+int relais_wire_topic_cmd(char *buf, size_t cap, const char *device)
+{
+    return topic_dev_tail(buf, cap, device, "/cmd", false, 0);
+}
+
+/* ---- CoAP paths ---- */
+
+int relais_wire_path_up_parse(const char *const segs[], const size_t seg_lens[], size_t nsegs,
+                              char device[RELAIS_WIRE_ID_MAX + 1], uint64_t *seq)
+{
+    if (nsegs != 4)
+        return -1;
+    if (seg_lens[0] != 3 || memcmp(segs[0], "dev", 3) != 0)
+        return -1;
+    if (seg_lens[2] != 2 || memcmp(segs[2], "up", 2) != 0)
+        return -1;
+    if (!relais_wire_id_valid(segs[1], seg_lens[1]))
+        return -1;
+    if (relais_wire_seq_parse(segs[3], seg_lens[3], seq) != 0)
+        return -1;
+    memcpy(device, segs[1], seg_lens[1]);
+    device[seg_lens[1]] = '\0';
+    return 0;
+}
+
+/* ---- acknowledgement ---- */
+
+static const char *const ack_names[] = {"stored", "duplicate", "rejected", "busy"};
+
+const char *relais_wire_ack_status_name(enum relais_wire_ack_status st)
+{
+    if ((unsigned)st < sizeof ack_names / sizeof ack_names[0])
+        return ack_names[st];
+    return "?";
+}
+
+static void put_json_string(char *buf, size_t cap, size_t *off, const char *s, size_t maxlen)
+{
+    static const char hex[] = "0123456789abcdef";
+    put(buf, cap, off, "\"", 1);
+    for (size_t i = 0; s[i] && i < maxlen; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            char e[2] = {'\\', (char)c};
+            put(buf, cap, off, e, 2);
+        } else if (c < 0x20) {
+            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            put(buf, cap, off, e, 6);
+        } else if (c >= 0x80) {
+            put(buf, cap, off, "?", 1);
+        } else {
+            char e = (char)c;
+            put(buf, cap, off, &e, 1);
+        }
+    }
+    put(buf, cap, off, "\"", 1);
+}
+
+int relais_wire_ack_format(char *buf, size_t cap, const struct relais_wire_ack *ack)
+{
+    size_t off = 0;
+    if ((unsigned)ack->status > RELAIS_WIRE_ACK_BUSY)
+        return finish(buf, cap, cap);
+    puts_(buf, cap, &off, "{\"seq\":");
+    put_u64(buf, cap, &off, ack->seq);
+    puts_(buf, cap, &off, ",\"status\":\"");
+    puts_(buf, cap, &off, ack_names[ack->status]);
+    puts_(buf, cap, &off, "\",\"records\":");
+    put_u64(buf, cap, &off, ack->records);
+    if ((ack->status == RELAIS_WIRE_ACK_REJECTED || ack->status == RELAIS_WIRE_ACK_BUSY) &&
+        ack->error[0]) {
+        puts_(buf, cap, &off, ",\"error\":");
+        put_json_string(buf, cap, &off, ack->error, RELAIS_WIRE_ACK_ERROR_MAX);
+    }
+    if (ack->status == RELAIS_WIRE_ACK_BUSY && ack->retry_s) {
+        puts_(buf, cap, &off, ",\"retry_s\":");
+        put_u64(buf, cap, &off, ack->retry_s);
+    }
+    puts_(buf, cap, &off, "}");
+    return finish(buf, cap, off);
+}
+
+/* A tiny strict scanner for the flat ack object. */
+struct scan {
+    const char *p, *end;
+};
+
+static void skip_ws(struct scan *s)
+{
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+        s->p++;
+}
+
+static bool eat(struct scan *s, char c)
+{
+    skip_ws(s);
+    if (s->p < s->end && *s->p == c) {
+        s->p++;
+        return true;
+    }
+    return false;
+}
+
+/* Reads a JSON string into out (capacity cap, truncating); returns false on
+ * malformed input.  \uXXXX escapes outside ASCII are replaced by '?'. */
+static bool scan_string(struct scan *s, char *out, size_t cap)
+{
+    size_t n = 0;
+    if (!eat(s, '"'))
+        return false;
+    while (s->p < s->end) {
+        char c = *s->p++;
+        if (c == '"') {
+            if (cap)
+                out[n < cap ? n : cap - 1] = '\0';
+            return true;
+        }
+        if ((unsigned char)c < 0x20)
+            return false;
+        if (c == '\\') {
+            if (s->p >= s->end)
+                return false;
+            char e = *s->p++;
+            switch (e) {
+            case '"': c = '"'; break;
+            case '\\': c = '\\'; break;
+            case '/': c = '/'; break;
+            case 'b': c = '\b'; break;
+            case 'f': c = '\f'; break;
+            case 'n': c = '\n'; break;
+            case 'r': c = '\r'; break;
+            case 't': c = '\t'; break;
+            case 'u': {
+                unsigned v = 0;
+                if (s->end - s->p < 4)
+                    return false;
+                for (int i = 0; i < 4; i++) {
+                    char h = *s->p++;
+                    v <<= 4;
+                    if (h >= '0' && h <= '9')
+                        v |= (unsigned)(h - '0');
+                    else if (h >= 'a' && h <= 'f')
+                        v |= (unsigned)(h - 'a' + 10);
+                    else if (h >= 'A' && h <= 'F')
+                        v |= (unsigned)(h - 'A' + 10);
+                    else
+                        return false;
+                }
+                c = (v >= 0x20 && v < 0x80) ? (char)v : '?';
+                break;
+            }
+            default: return false;
+            }
+        }
+        if (cap && n + 1 < cap)
+            out[n] = c;
+        n++;
+    }
+    return false;
+}
+
+static bool scan_u64(struct scan *s, uint64_t *out)
+{
+    uint64_t v = 0;
+    size_t digits = 0;
+    skip_ws(s);
+    while (s->p < s->end && *s->p >= '0' && *s->p <= '9') {
+        if (digits == 0 && *s->p == '0' && s->p + 1 < s->end && s->p[1] >= '0' && s->p[1] <= '9')
+            return false;
+        if (v > (UINT64_MAX - 9) / 10)
+            return false;
+        v = v * 10 + (uint64_t)(*s->p - '0');
+        s->p++;
+        digits++;
+    }
+    if (digits == 0)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* Skips one scalar JSON value (string, number, true, false, null). */
+static bool scan_skip_scalar(struct scan *s)
+{
+    skip_ws(s);
+    if (s->p >= s->end)
+        return false;
+    if (*s->p == '"') {
+        char dummy[1];
+        return scan_string(s, dummy, 0);
+    }
+    const char *start = s->p;
+    while (s->p < s->end && *s->p != ',' && *s->p != '}' && *s->p != ' ' && *s->p != '\n' &&
+           *s->p != '\t' && *s->p != '\r') {
+        char c = *s->p;
+        bool ok = (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' ||
+                  c == 'E' || (c >= 'a' && c <= 'z');
+        if (!ok)
+            return false;
+        s->p++;
+    }
+    return s->p > start;
+}
+
+int relais_wire_ack_parse(const char *buf, size_t len, struct relais_wire_ack *out)
+{
+    struct scan s = {buf, buf + len};
+    bool have_seq = false, have_status = false;
+    memset(out, 0, sizeof *out);
+    if (!eat(&s, '{'))
+        return -1;
+    if (eat(&s, '}'))
+        return -1;
+    do {
+        char key[16];
+        if (!scan_string(&s, key, sizeof key) || !eat(&s, ':'))
+            return -1;
+        uint64_t v;
+        if (strcmp(key, "seq") == 0) {
+            if (!scan_u64(&s, &out->seq) || out->seq > RELAIS_WIRE_SEQ_MAX)
+                return -1;
+            have_seq = true;
+        } else if (strcmp(key, "status") == 0) {
+            char st[16];
+            if (!scan_string(&s, st, sizeof st))
+                return -1;
+            size_t i;
+            for (i = 0; i < sizeof ack_names / sizeof ack_names[0]; i++)
+                if (strcmp(st, ack_names[i]) == 0)
+                    break;
+            if (i == sizeof ack_names / sizeof ack_names[0])
+                return -1;
+            out->status = (enum relais_wire_ack_status)i;
+            have_status = true;
+        } else if (strcmp(key, "records") == 0) {
+            if (!scan_u64(&s, &v) || v > UINT32_MAX)
+                return -1;
+            out->records = (uint32_t)v;
+        } else if (strcmp(key, "retry_s") == 0) {
+            if (!scan_u64(&s, &v) || v > UINT32_MAX)
+                return -1;
+            out->retry_s = (uint32_t)v;
+        } else if (strcmp(key, "error") == 0) {
+            if (!scan_string(&s, out->error, sizeof out->error))
+                return -1;
+        } else if (!scan_skip_scalar(&s)) {
+            return -1;
+        }
+    } while (eat(&s, ','));
+    if (!eat(&s, '}'))
+        return -1;
+    skip_ws(&s);
+    if (s.p != s.end || !have_seq || !have_status)
+        return -1;
+    return 0;
+}
+
+/* ---- metrics ---- */
+
+static const struct relais_wire_unit u_cel[] = {{"Cel", 1.0}, {0, 0}};
+static const struct relais_wire_unit u_pct[] = {{"%", 1.0}, {0, 0}};
+static const struct relais_wire_unit u_rate[] = {{"beat/min", 1.0}, {"1/min", 1.0}, {0, 0}};
+static const struct relais_wire_unit u_resp[] = {{"1/min", 1.0}, {0, 0}};
+/* 1 mmHg = 133.322387415 Pa */
+static const struct relais_wire_unit u_bp[] = {{"mmHg", 1.0}, {"Pa", 1.0 / 133.322387415}, {0, 0}};
+static const struct relais_wire_unit u_kg[] = {{"kg", 1.0}, {0, 0}};
+static const struct relais_wire_unit u_count[] = {{"count", 1.0}, {0, 0}};
+static const struct relais_wire_unit u_el[] = {{"%EL", 1.0}, {0, 0}};
+static const struct relais_wire_unit u_none[] = {{0, 0}};
+
+/* Plausible ranges reject what no body or device can produce (a unit or
+ * sensor error), not what is clinically alarming: those are the rules' job. */
+static const struct relais_wire_metric metrics[] = {
+    {"temp", RELAIS_WIRE_NUMBER, u_cel, 20.0, 46.0, false},
+    {"spo2", RELAIS_WIRE_NUMBER, u_pct, 0.0, 100.0, false},
+    {"hr", RELAIS_WIRE_NUMBER, u_rate, 0.0, 350.0, false},
+    {"bp_sys", RELAIS_WIRE_NUMBER, u_bp, 0.0, 400.0, false},
+    {"bp_dia", RELAIS_WIRE_NUMBER, u_bp, 0.0, 400.0, false},
+    {"weight", RELAIS_WIRE_NUMBER, u_kg, 0.2, 650.0, false},
+    {"resp", RELAIS_WIRE_NUMBER, u_resp, 0.0, 150.0, false},
+    {"steps", RELAIS_WIRE_NUMBER, u_count, 0.0, 1000000.0, true},
+    {"dose", RELAIS_WIRE_STRING, u_none, 0.0, 0.0, false},
+    {"lid", RELAIS_WIRE_BOOL, u_none, 0.0, 0.0, false},
+    {"pro_diarrhoea", RELAIS_WIRE_NUMBER, u_none, 0.0, 4.0, true},
+    {"pro_nausea", RELAIS_WIRE_NUMBER, u_none, 0.0, 4.0, true},
+    {"pro_hfs", RELAIS_WIRE_NUMBER, u_none, 0.0, 4.0, true},
+    {"pro_fatigue", RELAIS_WIRE_NUMBER, u_none, 0.0, 4.0, true},
+    {"pro_pain", RELAIS_WIRE_NUMBER, u_none, 0.0, 4.0, true},
+    {"pro_mucositis", RELAIS_WIRE_NUMBER, u_none, 0.0, 4.0, true},
+    {"battery", RELAIS_WIRE_NUMBER, u_el, 0.0, 100.0, false},
+};
+
+const struct relais_wire_metric *relais_wire_metric_find(const char *name, size_t len)
+{
+    for (size_t i = 0; i < sizeof metrics / sizeof metrics[0]; i++) {
+        if (strlen(metrics[i].name) == len && memcmp(metrics[i].name, name, len) == 0)
+            return &metrics[i];
+    }
+    return NULL;
+}
+
+const struct relais_wire_metric *relais_wire_metric_at(size_t i)
+{
+    return i < sizeof metrics / sizeof metrics[0] ? &metrics[i] : NULL;
+}

@@ -1,0 +1,225 @@
+# SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash
+#
+# The integration tests' harness: a real mosquitto started from
+# broker-config/ on an ephemeral loopback port, the real relaisd, real clients
+# (mosquitto_pub/sub, relaisctl).  Passwords are generated at test time.
+# Everything started is stopped by the EXIT trap.
+#
+# Environment (set by ctest, see tests/CMakeLists.txt):
+#   RELAIS_SRC    the source tree        RELAIS_BIN  the build tree
+#   RELAISD, RELAISCTL, RELAIS_SENML     the binaries under test
+
+set -euo pipefail
+
+: "${RELAIS_SRC:?}" "${RELAISD:?}" "${RELAISCTL:?}"
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/relais-test.XXXXXX")
+RL_PIDS=()
+RL_FAILED=0
+
+rl_log() { printf '[%s] %s\n' "$(date +%H:%M:%S.%3N)" "$*"; }
+
+rl_fail() {
+    rl_log "FAIL: $*"
+    RL_FAILED=1
+    exit 1
+}
+
+rl_cleanup() {
+    local rc=$?
+    for pid in "${RL_PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${RL_PIDS[@]}"; do
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    if [ "$rc" -ne 0 ] || [ "$RL_FAILED" -ne 0 ]; then
+        for f in "$T"/*.log; do
+            [ -f "$f" ] || continue
+            echo "----- $f (last 40 lines)"
+            tail -n 40 "$f"
+        done
+    fi
+    rm -rf "$T"
+    exit "$rc"
+}
+trap rl_cleanup EXIT
+
+# A random free TCP port on 127.0.0.1 (checked against /proc/net/tcp*).
+rl_free_port() {
+    local p hex
+    for _ in $(seq 100); do
+        p=$((20000 + RANDOM % 40000))
+        hex=$(printf ':%04X ' "$p")
+        if ! grep -qi "$hex" /proc/net/tcp /proc/net/tcp6 2>/dev/null; then
+            echo "$p"
+            return 0
+        fi
+    done
+    return 1
+}
+
+rl_secret() { head -c 24 /dev/urandom | base64 | tr -d '/+=\n' | head -c 24; }
+
+rl_wait_port() { # PORT [TIMEOUT_S]
+    local port=$1 deadline=$((SECONDS + ${2:-10}))
+    while [ $SECONDS -lt "$deadline" ]; do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+        sleep 0.05
+    done
+    return 1
+}
+
+# Renders broker-config/mosquitto.conf for this test: only the lines the file
+# marks "site:" change (port, file locations, user).
+rl_broker_render() { # OUTDIR PORT
+    local out=$1 port=$2 user
+    user=$(id -un)
+    mkdir -p "$out/persist"
+    cp "$RELAIS_SRC/broker-config/acl" "$out/acl"
+    sed -e "s|^password_file .*|password_file $out/passwd|" \
+        -e "s|^acl_file .*|acl_file $out/acl|" \
+        -e "s|^user .*|user $user|" \
+        -e "s|^listener 1883 127.0.0.1|listener $port 127.0.0.1|" \
+        -e "s|^persistence_location .*|persistence_location $out/persist/|" \
+        "$RELAIS_SRC/broker-config/mosquitto.conf" >"$out/mosquitto.conf"
+}
+
+declare -A RL_PW
+
+# Adds a broker user with a fresh password.
+rl_broker_user() { # NAME
+    local pw
+    pw=$(rl_secret)
+    RL_PW[$1]=$pw
+    if [ -f "$T/broker/passwd" ]; then
+        mosquitto_passwd -b "$T/broker/passwd" "$1" "$pw"
+    else
+        mosquitto_passwd -c -b "$T/broker/passwd" "$1" "$pw"
+    fi
+    chmod 600 "$T/broker/passwd"
+}
+
+rl_broker_start() { # start (or restart) the gateway broker on $BROKER_PORT
+    BROKER_PORT=${BROKER_PORT:-$(rl_free_port)}
+    if [ ! -f "$T/broker/mosquitto.conf" ]; then
+        rl_broker_render "$T/broker" "$BROKER_PORT"
+    fi
+    mosquitto -c "$T/broker/mosquitto.conf" >>"$T/broker.log" 2>&1 &
+    BROKER_PID=$!
+    RL_PIDS+=("$BROKER_PID")
+    rl_wait_port "$BROKER_PORT" 10 || rl_fail "mosquitto did not listen on $BROKER_PORT"
+}
+
+rl_broker_stop() {
+    kill -TERM "$BROKER_PID" 2>/dev/null || true
+    wait "$BROKER_PID" 2>/dev/null || true
+}
+
+# Writes $T/relaisd.conf; extra "section.key=value" arguments are added.
+rl_relaisd_conf() {
+    local pwfile="$T/relaisd.pw"
+    printf '%s\n' "${RL_PW[relaisd]}" >"$pwfile"
+    chmod 600 "$pwfile"
+    {
+        echo "[gateway]"
+        echo "id = gw-test"
+        echo "data_dir = $T/data"
+        echo "log_level = ${RL_LOG_LEVEL:-info}"
+        echo "[local]"
+        echo "port = $BROKER_PORT"
+        echo "username = relaisd"
+        echo "password_file = $pwfile"
+        echo "reconnect_min_ms = 50"
+        echo "reconnect_max_ms = 500"
+        echo "[coap]"
+        echo "port = 0"
+        echo "dtls_port = 0"
+        local kv section key value
+        for kv in "$@"; do
+            section=${kv%%.*}
+            key=${kv#*.}
+            key=${key%%=*}
+            value=${kv#*=}
+            echo "[$section]"
+            echo "$key = $value"
+        done
+    } >"$T/relaisd.conf"
+}
+
+rl_ctl() { "$RELAISCTL" -c "$T/relaisd.conf" "$@"; }
+
+rl_status_field() { # JQ-LIKE PATH: section.key from `relaisctl status --json`
+    local json
+    json=$(rl_ctl --json status 2>/dev/null) || return 1
+    printf '%s' "$json" | rl_json_get "$1"
+}
+
+# Minimal JSON field getter for relaisctl's compact output: "a.b" -> value.
+rl_json_get() {
+    local path=$1 json
+    json=$(cat)
+    local obj=${path%%.*} key=${path#*.}
+    if [ "$obj" != "$path" ]; then
+        json=$(printf '%s' "$json" | sed -n "s/.*\"$obj\":{\([^}]*\)}.*/\1/p")
+    else
+        key=$path
+    fi
+    printf '%s' "$json" | sed -n "s/.*\"$key\":\(\"[^\"]*\"\|[^,}]*\).*/\1/p" | tr -d '"'
+}
+
+rl_relaisd_start() { # start relaisd and wait until it is connected to the broker
+    "$RELAISD" -c "$T/relaisd.conf" >>"$T/relaisd.log" 2>&1 &
+    RELAISD_PID=$!
+    RL_PIDS+=("$RELAISD_PID")
+    local deadline=$((SECONDS + 15))
+    while [ $SECONDS -lt "$deadline" ]; do
+        if [ "$(rl_status_field local.connected 2>/dev/null)" = "true" ]; then return 0; fi
+        kill -0 "$RELAISD_PID" 2>/dev/null || rl_fail "relaisd exited at start"
+        sleep 0.05
+    done
+    rl_fail "relaisd did not connect to the broker"
+}
+
+rl_relaisd_stop() { # SIGTERM and check the exit status is 0
+    kill -TERM "$RELAISD_PID"
+    local rc=0
+    wait "$RELAISD_PID" || rc=$?
+    [ "$rc" -eq 0 ] || rl_fail "relaisd exited with $rc after SIGTERM"
+}
+
+# Publishes FILE (or -m TEXT) as DEVICE's pack SEQ, with DEVICE's credentials.
+rl_pub() { # DEVICE SEQ (FILE | -m TEXT)
+    local dev=$1 seq=$2
+    shift 2
+    local args=(-f "$1")
+    [ "$1" = "-m" ] && args=(-m "$2")
+    mosquitto_pub -h 127.0.0.1 -p "$BROKER_PORT" -u "$dev" -P "${RL_PW[$dev]}" -q 1 \
+        -i "$dev-pub" -t "relais/dev/$dev/up/$seq" "${args[@]}"
+}
+
+# Creates DEVICE's persistent ack session (so no ack is missed), then later
+# rl_acks collects what the broker queued for it.
+rl_ack_session() { # DEVICE
+    mosquitto_sub -h 127.0.0.1 -p "$BROKER_PORT" -u "$1" -P "${RL_PW[$1]}" -q 1 -c \
+        -i "$1-acks" -t "relais/dev/$1/ack/+" -E
+}
+
+rl_acks() { # DEVICE COUNT [TIMEOUT_S] -> "topic body" lines
+    mosquitto_sub -h 127.0.0.1 -p "$BROKER_PORT" -u "$1" -P "${RL_PW[$1]}" -q 1 -c \
+        -i "$1-acks" -t "relais/dev/$1/ack/+" -v -C "$2" -W "${3:-10}"
+}
+
+rl_sqlite() { sqlite3 -readonly "$T/data/relais.db" "$@"; }
+
+rl_expect_eq() { # WHAT GOT WANT
+    [ "$2" = "$3" ] || rl_fail "$1: got '$2', want '$3'"
+    rl_log "ok: $1 = $3"
+}
+
+rl_expect_match() { # WHAT GOT REGEX
+    [[ $2 =~ $3 ]] || rl_fail "$1: '$2' does not match /$3/"
+    rl_log "ok: $1 ~ /$3/"
+}

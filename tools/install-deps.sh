@@ -1,0 +1,39 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
+# Installs every system package relais needs to build, test and run the demo,
+# from Debian bookworm's archive.  Idempotent: installs only what is missing.
+# Run as root, or as a user who may sudo.
+set -eu
+
+PACKAGES="
+build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
+mosquitto mosquitto-clients libmosquitto-dev
+libcoap3-dev libcoap3-bin
+libmbedtls-dev
+sqlite3 libsqlite3-dev
+libjansson-dev libcbor-dev libinih-dev
+libcmocka-dev libsystemd-dev
+libfaketime procps
+"
+
+missing=""
+for p in $PACKAGES; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+
+if [ -z "$missing" ]; then
+    echo "install-deps: everything is installed"
+    exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    SUDO="sudo"
+fi
+echo "install-deps: installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -q --no-install-recommends $missing

@@ -1,0 +1,396 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * relaisctl: the operator's tool.  Asks a running relaisd over its control
+ * socket (status) or reads the store directly, read-only (readings, packs,
+ * rejects).  Options and commands are documented once, in the tables below,
+ * and --help is built from them (docs/cli.md follows).
+ */
+#include "relais/config.h"
+#include "relais/control.h"
+#include "relais/error.h"
+#include "relais/store.h"
+#include "relais/version.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2, EXIT_NOT_RUNNING = 3 };
+
+#define DEFAULT_CONFIG "/etc/relais/relaisd.conf"
+
+struct cli_option {
+    const char *lng;
+    int shrt;
+    const char *arg;
+    const char *help;
+};
+
+static const struct cli_option cli_options[] = {
+    {"config", 'c', "FILE", "relaisd's configuration (default $RELAIS_CONFIG or " DEFAULT_CONFIG ")"},
+    {"socket", 's', "PATH", "control socket (default: from the configuration)"},
+    {"db", 'd', "PATH", "store database (default: {data_dir}/relais.db)"},
+    {"device", 'D', "ID", "only this device"},
+    {"metric", 'm', "NAME", "only this metric (readings)"},
+    {"flagged", 'f', NULL, "only packs flagged for a reused seq (packs)"},
+    {"limit", 'n', "N", "the newest N rows (default 50; 0 for all)"},
+    {"json", 'j', NULL, "print JSON"},
+    {"version", 'V', NULL, "print the version and exit"},
+    {"help", 'h', NULL, "print this help and exit"},
+    {NULL, 0, NULL, NULL},
+};
+
+static const struct {
+    const char *name, *help;
+} commands[] = {
+    {"status", "relaisd's state: links, ingest counters, rejections by reason, store"},
+    {"readings", "stored readings, oldest first (--device, --metric, --limit)"},
+    {"packs", "stored packs with their seq and flags (--device, --flagged, --limit)"},
+    {"rejects", "rejected inputs with their reason (--device, --limit)"},
+    {NULL, NULL},
+};
+
+struct opts {
+    const char *config, *socket, *db, *device, *metric;
+    bool flagged, json;
+    long limit;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: relaisctl [OPTIONS] COMMAND\n\ncommands:\n");
+    for (int i = 0; commands[i].name; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
+    fprintf(out, "\noptions:\n");
+    for (const struct cli_option *o = cli_options; o->lng; o++) {
+        char left[40];
+        snprintf(left, sizeof left, "-%c, --%s%s%s", o->shrt, o->lng, o->arg ? " " : "",
+                 o->arg ? o->arg : "");
+        fprintf(out, "  %-22s %s\n", left, o->help);
+    }
+    fprintf(out, "\nexit codes: 0 ok, 1 error, 2 usage error, 3 relaisd not running\n");
+}
+
+static void iso_time(double t, char *buf, size_t cap)
+{
+    time_t s = (time_t)t;
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    int ms = (int)((t - (double)s) * 1000.0 + 0.5);
+    if (ms > 999)
+        ms = 999;
+    snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+}
+
+/* Paths from the options or the configuration. */
+static int resolve_paths(const struct opts *o, char *sock, char *db, size_t cap)
+{
+    if (o->socket && o->db) {
+        snprintf(sock, cap, "%s", o->socket);
+        snprintf(db, cap, "%s", o->db);
+        return EXIT_OK;
+    }
+    const char *path = o->config ? o->config : getenv("RELAIS_CONFIG");
+    if (!path)
+        path = DEFAULT_CONFIG;
+    struct relais_config cfg;
+    struct relais_config_error err;
+    if (relais_config_load(&cfg, path, &err) != RELAIS_OK) {
+        if (!o->socket && !o->db) {
+            fprintf(stderr, "relaisctl: %s\n", err.message);
+            return EXIT_ERROR;
+        }
+        snprintf(sock, cap, "%s", o->socket ? o->socket : "");
+        snprintf(db, cap, "%s", o->db ? o->db : "");
+        return EXIT_OK;
+    }
+    if (o->socket)
+        snprintf(sock, cap, "%s", o->socket);
+    else if (cfg.control_socket && cfg.control_socket[0])
+        snprintf(sock, cap, "%s", cfg.control_socket);
+    else
+        snprintf(sock, cap, "%s/relaisd.sock", cfg.data_dir);
+    if (o->db)
+        snprintf(db, cap, "%s", o->db);
+    else
+        snprintf(db, cap, "%s/relais.db", cfg.data_dir);
+    relais_config_cleanup(&cfg);
+    return EXIT_OK;
+}
+
+/* ---- status ---- */
+
+static json_int_t jint(json_t *o, const char *key)
+{
+    return json_integer_value(json_object_get(o, key));
+}
+
+static int cmd_status(const struct opts *o, const char *sock)
+{
+    char *answer = NULL;
+    int rc = relais_control_request(sock, "status", &answer, 5000);
+    if (rc == RELAIS_ECONN) {
+        fprintf(stderr, "relaisctl: relaisd is not running (nobody at %s)\n", sock);
+        return EXIT_NOT_RUNNING;
+    }
+    if (rc != RELAIS_OK) {
+        fprintf(stderr, "relaisctl: %s: %s\n", sock, relais_strerror(rc));
+        return EXIT_ERROR;
+    }
+    if (o->json) {
+        fputs(answer, stdout);
+        free(answer);
+        return EXIT_OK;
+    }
+    json_error_t jerr;
+    json_t *st = json_loads(answer, 0, &jerr);
+    free(answer);
+    if (!st) {
+        fprintf(stderr, "relaisctl: bad answer from relaisd: %s\n", jerr.text);
+        return EXIT_ERROR;
+    }
+    json_t *local = json_object_get(st, "local"), *ing = json_object_get(st, "ingest"),
+           *store = json_object_get(st, "store");
+    printf("relaisd %s, gateway %s, up %lld s (pid %lld)\n",
+           json_string_value(json_object_get(st, "version")),
+           json_string_value(json_object_get(st, "gateway")), (long long)jint(st, "uptime_s"),
+           (long long)jint(st, "pid"));
+    printf("local broker  %s %s:%lld as %s (%lld connects, %lld lost, %lld failed)\n",
+           json_is_true(json_object_get(local, "connected")) ? "connected to" : "NOT connected to",
+           json_string_value(json_object_get(local, "host")), (long long)jint(local, "port"),
+           json_string_value(json_object_get(local, "client_id")),
+           (long long)jint(local, "connects"), (long long)jint(local, "disconnects"),
+           (long long)jint(local, "connect_failures"));
+    printf("ingest        received %lld, stored %lld, duplicate %lld, flagged %lld, rejected "
+           "%lld, busy %lld, unroutable %lld\n",
+           (long long)jint(ing, "received"), (long long)jint(ing, "stored"),
+           (long long)jint(ing, "duplicate"), (long long)jint(ing, "flagged"),
+           (long long)jint(ing, "rejected"), (long long)jint(ing, "busy"),
+           (long long)jint(ing, "unroutable"));
+    printf("              readings %lld, commits %lld (failed %lld, largest %lld packs), acks "
+           "%lld, pending %lld\n",
+           (long long)jint(ing, "readings"), (long long)jint(ing, "commits"),
+           (long long)jint(ing, "commit_failures"), (long long)jint(ing, "batch_max"),
+           (long long)jint(ing, "acks_sent"), (long long)jint(ing, "pending"));
+    json_t *by = json_object_get(ing, "rejected_by");
+    if (json_object_size(by)) {
+        const char *k;
+        json_t *v;
+        printf("rejected by  ");
+        const char *sep = " ";
+        json_object_foreach(by, k, v)
+        {
+            printf("%s%s %lld", sep, k, (long long)json_integer_value(v));
+            sep = ", ";
+        }
+        printf("\n");
+    }
+    printf("store         %s, %.1f MiB of %.0f MiB%s\n",
+           json_string_value(json_object_get(store, "path")),
+           (double)jint(store, "size_bytes") / 1048576.0,
+           (double)jint(store, "quota_bytes") / 1048576.0,
+           json_is_true(json_object_get(store, "over_quota")) ? " (OVER QUOTA: devices told busy)"
+                                                              : "");
+    json_decref(st);
+    return EXIT_OK;
+}
+
+/* ---- store walks ---- */
+
+struct walk {
+    const struct opts *o;
+    json_t *rows;
+    long n;
+};
+
+static const char *const src_names[] = {"device", "relative", "gateway"};
+
+static int print_reading(const struct relais_stored_reading *r, void *ud)
+{
+    struct walk *w = ud;
+    char t[40], value[300];
+    iso_time(r->time, t, sizeof t);
+    switch (r->kind) {
+    case RELAIS_READING_NUMBER: snprintf(value, sizeof value, "%.10g", r->value); break;
+    case RELAIS_READING_STRING: snprintf(value, sizeof value, "\"%s\"", r->str ? r->str : ""); break;
+    case RELAIS_READING_BOOL: snprintf(value, sizeof value, "%s", r->boolean ? "true" : "false"); break;
+    case RELAIS_READING_DATA: snprintf(value, sizeof value, "(%zu bytes)", r->len); break;
+    default: snprintf(value, sizeof value, "-"); break;
+    }
+    if (r->has_sum) {
+        size_t n = strlen(value);
+        snprintf(value + n, sizeof value - n, " sum=%.10g", r->sum);
+    }
+    const char *src = (unsigned)r->time_source < 3 ? src_names[r->time_source] : "?";
+    if (w->rows) {
+        json_t *row = json_pack("{s:s, s:I, s:i, s:s, s:s, s:s, s:s, s:f, s:s, s:I}", "device",
+                                r->device, "seq", (json_int_t)r->seq, "idx", r->idx, "metric",
+                                r->metric, "value", value, "unit", r->unit ? r->unit : "", "time",
+                                t, "t", r->time, "time_source", src, "received_ms",
+                                (json_int_t)r->received_ms);
+        if (r->kind == RELAIS_READING_NUMBER)
+            json_object_set_new(row, "v", json_real(r->value));
+        json_array_append_new(w->rows, row);
+    } else {
+        if (w->n++ == 0)
+            printf("%-24s %-16s %8s %-14s %14s %-9s %s\n", "time", "device", "seq", "metric",
+                   "value", "unit", "time from");
+        printf("%-24s %-16s %8llu %-14s %14s %-9s %s%s\n", t, r->device, (unsigned long long)r->seq,
+               r->metric, value, r->unit ? r->unit : "", src,
+               r->flags & RELAIS_PACK_FLAG_SEQ_REUSED ? " (seq reused)" : "");
+    }
+    return 0;
+}
+
+static int print_pack(const struct relais_stored_pack *p, void *ud)
+{
+    struct walk *w = ud;
+    char t[40], hash[17];
+    iso_time((double)p->received_ms / 1000.0, t, sizeof t);
+    for (int i = 0; i < 8; i++)
+        snprintf(hash + 2 * i, 3, "%02x", p->hash ? p->hash[i] : 0);
+    const char *fmt = p->format == RELAIS_SENML_CBOR ? "cbor" : "json";
+    if (w->rows) {
+        json_array_append_new(w->rows,
+                              json_pack("{s:I, s:s, s:I, s:s, s:s, s:s, s:i, s:b, s:s}", "id",
+                                        (json_int_t)p->id, "device", p->device, "seq",
+                                        (json_int_t)p->seq, "format", fmt, "transport",
+                                        relais_transport_name(p->transport), "received", t,
+                                        "records", p->records, "seq_reused",
+                                        (p->flags & RELAIS_PACK_FLAG_SEQ_REUSED) != 0, "sha256",
+                                        hash));
+    } else {
+        if (w->n++ == 0)
+            printf("%-8s %-24s %-16s %8s %-4s %-4s %7s %-16s %s\n", "id", "received", "device",
+                   "seq", "fmt", "via", "records", "sha256", "flags");
+        printf("%-8lld %-24s %-16s %8llu %-4s %-4s %7d %-16s %s\n", (long long)p->id, t,
+               p->device, (unsigned long long)p->seq, fmt, relais_transport_name(p->transport),
+               p->records, hash, p->flags & RELAIS_PACK_FLAG_SEQ_REUSED ? "seq-reused" : "-");
+    }
+    return 0;
+}
+
+static int print_reject(const struct relais_stored_reject *r, void *ud)
+{
+    struct walk *w = ud;
+    char t[40], seq[24] = "-";
+    iso_time((double)r->at_ms / 1000.0, t, sizeof t);
+    if (r->has_seq)
+        snprintf(seq, sizeof seq, "%llu", (unsigned long long)r->seq);
+    if (w->rows) {
+        json_array_append_new(w->rows, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "id",
+                                                 (json_int_t)r->id, "at", t, "transport",
+                                                 relais_transport_name(r->transport), "device",
+                                                 r->device ? r->device : "", "seq", seq, "reason",
+                                                 r->reason, "detail", r->detail, "bytes",
+                                                 (json_int_t)r->len));
+    } else {
+        if (w->n++ == 0)
+            printf("%-24s %-4s %-16s %8s %-18s %s\n", "at", "via", "device", "seq", "reason",
+                   "detail");
+        printf("%-24s %-4s %-16s %8s %-18s %s\n", t, relais_transport_name(r->transport),
+               r->device ? r->device : "?", seq, r->reason, r->detail);
+    }
+    return 0;
+}
+
+static int cmd_walk(const struct opts *o, const char *db, const char *cmd)
+{
+    struct relais_store *st = NULL;
+    const struct relais_store_opts so = {.readonly = true};
+    int rc = relais_store_open(&st, db, &so);
+    if (rc) {
+        fprintf(stderr, "relaisctl: cannot open the store %s: %s\n", db, relais_strerror(rc));
+        return EXIT_ERROR;
+    }
+    struct relais_store_filter f = {o->device, o->metric, o->flagged, o->limit};
+    struct walk w = {o, o->json ? json_array() : NULL, 0};
+    if (strcmp(cmd, "readings") == 0)
+        rc = relais_store_foreach_reading(st, &f, print_reading, &w);
+    else if (strcmp(cmd, "packs") == 0)
+        rc = relais_store_foreach_pack(st, &f, print_pack, &w);
+    else
+        rc = relais_store_foreach_reject(st, &f, print_reject, &w);
+    relais_store_close(st);
+    if (rc) {
+        fprintf(stderr, "relaisctl: %s: %s\n", cmd, relais_strerror(rc));
+        json_decref(w.rows);
+        return EXIT_ERROR;
+    }
+    if (w.rows) {
+        json_dumpf(w.rows, stdout, JSON_INDENT(1));
+        printf("\n");
+        json_decref(w.rows);
+    } else if (w.n == 0) {
+        printf("(none)\n");
+    }
+    return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o = {.limit = 50};
+    struct option longopts[sizeof cli_options / sizeof cli_options[0]];
+    char shortopts[64];
+    size_t s = 0, i;
+    for (i = 0; cli_options[i].lng; i++) {
+        longopts[i].name = cli_options[i].lng;
+        longopts[i].has_arg = cli_options[i].arg ? required_argument : no_argument;
+        longopts[i].flag = NULL;
+        longopts[i].val = cli_options[i].shrt;
+        shortopts[s++] = (char)cli_options[i].shrt;
+        if (cli_options[i].arg)
+            shortopts[s++] = ':';
+    }
+    memset(&longopts[i], 0, sizeof longopts[i]);
+    shortopts[s] = '\0';
+
+    int c;
+    while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+        char *end;
+        switch (c) {
+        case 'c': o.config = optarg; break;
+        case 's': o.socket = optarg; break;
+        case 'd': o.db = optarg; break;
+        case 'D': o.device = optarg; break;
+        case 'm': o.metric = optarg; break;
+        case 'f': o.flagged = true; break;
+        case 'j': o.json = true; break;
+        case 'n':
+            o.limit = strtol(optarg, &end, 10);
+            if (*end || end == optarg || o.limit < 0) {
+                fprintf(stderr, "relaisctl: --limit: '%s' is not a count\n", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'V': printf("relaisctl %s\n", RELAIS_VERSION); return EXIT_OK;
+        case 'h': usage(stdout); return EXIT_OK;
+        default: usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind + 1 != argc) {
+        fprintf(stderr, "relaisctl: %s\n", optind == argc ? "no command" : "one command only");
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[optind];
+    int known = 0;
+    for (int k = 0; commands[k].name; k++)
+        known |= strcmp(cmd, commands[k].name) == 0;
+    if (!known) {
+        fprintf(stderr, "relaisctl: unknown command '%s'\n", cmd);
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    char sock[4096], db[4096];
+    int rc = resolve_paths(&o, sock, db, sizeof sock);
+    if (rc)
+        return rc;
+    if (strcmp(cmd, "status") == 0)
+        return cmd_status(&o, sock);
+    return cmd_walk(&o, db, cmd);
+}
