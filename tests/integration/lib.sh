@@ -149,7 +149,15 @@ rl_relaisd_conf() {
     } >"$T/relaisd.conf"
 }
 
-rl_ctl() { "$RELAISCTL" -c "$T/relaisd.conf" "$@"; }
+# relaisctl finds relaisd through the configuration; with RL_CTL_DIRECT=1
+# (while a test holds a broken configuration) it is given the paths instead.
+rl_ctl() {
+    if [ "${RL_CTL_DIRECT:-0}" = 1 ]; then
+        "$RELAISCTL" --socket "$T/data/relaisd.sock" --db "$T/data/relais.db" "$@"
+    else
+        "$RELAISCTL" -c "$T/relaisd.conf" "$@"
+    fi
+}
 
 rl_status_field() { # JQ-LIKE PATH: section.key from `relaisctl status --json`
     local json
@@ -222,4 +230,26 @@ rl_expect_eq() { # WHAT GOT WANT
 rl_expect_match() { # WHAT GOT REGEX
     [[ $2 =~ $3 ]] || rl_fail "$1: '$2' does not match /$3/"
     rl_log "ok: $1 ~ /$3/"
+}
+
+# Waits for DEVICE's ack of SEQ (other acks the session delivers meanwhile,
+# such as a redelivery after a broker restart, are consumed and ignored).
+rl_wait_ack() { # DEVICE SEQ [TIMEOUT_S] -> the ack line
+    local out="$T/ack.$1.$2" deadline=$((SECONDS + ${3:-10})) pid line
+    mosquitto_sub -h 127.0.0.1 -p "$BROKER_PORT" -u "$1" -P "${RL_PW[$1]}" -q 1 -c \
+        -i "$1-acks" -t "relais/dev/$1/ack/+" -v -W "${3:-10}" >"$out" 2>/dev/null &
+    pid=$!
+    while [ $SECONDS -lt "$deadline" ]; do
+        line=$(grep -m1 "/ack/$2 " "$out" || true)
+        if [ -n "$line" ]; then
+            kill "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+            printf '%s\n' "$line"
+            return 0
+        fi
+        sleep 0.05
+    done
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    return 1
 }

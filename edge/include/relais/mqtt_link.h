@@ -92,9 +92,10 @@ bool relais_mqtt_link_connected(const struct relais_mqtt_link *link);
 void relais_mqtt_link_get_stats(const struct relais_mqtt_link *link,
                                 struct relais_mqtt_link_stats *out);
 
-/* Shutdown: writes what is queued and waits for the PUBACKs of QoS 1
- * publishes, at most timeout_ms, then sends DISCONNECT.  Blocks (the loop is
- * no longer running). */
+/* Shutdown: writes every queued publish to the socket (reading PUBACKs only
+ * as far as the in-flight window needs), at most timeout_ms, then sends
+ * DISCONNECT.  Messages arriving meanwhile are not handed to message_cb.
+ * Blocks (the loop is no longer running). */
 void relais_mqtt_link_shutdown(struct relais_mqtt_link *link, unsigned timeout_ms);
 
 /* mosquitto_lib_init once per process (idempotent). */
