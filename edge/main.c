@@ -92,7 +92,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "relaisd: %s\n", err.message);
         return 1;
     }
-    if (level && relais_log_level_parse(level, &cfg.log_level) != RELAIS_OK) {
+    enum relais_log_level override = RELAIS_LOG_INFO;
+    if (level && relais_log_level_parse(level, &override) != RELAIS_OK) {
         fprintf(stderr, "relaisd: --log-level: '%s' is not a log level\n", level);
         relais_config_cleanup(&cfg);
         return 2;
@@ -102,5 +103,5 @@ int main(int argc, char **argv)
         relais_config_cleanup(&cfg);
         return 0;
     }
-    return relais_daemon_run(config_path, &cfg);
+    return relais_daemon_run(config_path, &cfg, level ? (int)override : -1);
 }

@@ -40,7 +40,7 @@ void relais_backoff_set_bounds(struct relais_backoff *b, uint32_t min_ms, uint32
 
 uint32_t relais_backoff_next(struct relais_backoff *b)
 {
-    uint64_t base = b->min_ms;
+    uint64_t base = (uint64_t)b->min_ms * 2;
     for (uint32_t i = 0; i < b->attempt && base < b->max_ms; i++)
         base *= 2;
     if (base > b->max_ms)

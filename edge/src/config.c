@@ -58,7 +58,7 @@ const struct relais_config_key relais_config_keys[] = {
     {"coap", "allow_plain", RELAIS_CFG_BOOL, "false", 0, 0, OFF(coap_allow_plain), 0, NULL,
      "Serve plain CoAP on loopback (tests, local tools). Never on the home network."},
 
-    {"upstream", "host", RELAIS_CFG_STRING, "", 0, 0, OFF(upstream_host), RL, NULL,
+    {"upstream", "host", RELAIS_CFG_HOST, "", 0, 0, OFF(upstream_host), RL, NULL,
      "The hospital broker; empty: no forwarding (readings stay in the store)."},
     {"upstream", "port", RELAIS_CFG_UINT, "8883", 1, 65535, OFF(upstream_port), RL, NULL,
      "Its port."},
@@ -207,7 +207,8 @@ static int set_value(struct relais_config *cfg, const struct relais_config_key *
         }
         break;
     case RELAIS_CFG_HOST:
-        if (!host_valid(v)) {
+        /* an optional host (default "") may stay empty: the feature is off */
+        if (!(v[0] == '\0' && k->def && k->def[0] == '\0') && !host_valid(v)) {
             snprintf(why, whylen, "'%s' is not a host name or address", v);
             return -1;
         }
@@ -290,6 +291,8 @@ static void fail(struct parse_ctx *pc, int line, const char *section, const char
         snprintf(where, sizeof where, " [%s] %s:", section, key);
     else if (section)
         snprintf(where, sizeof where, " [%s]:", section);
+    else if (key)
+        snprintf(where, sizeof where, " %s:", key);
     if (line > 0)
         snprintf(pc->err->message, sizeof pc->err->message, "%s:%d:%s %s", pc->path, line, where,
                  why);
@@ -311,10 +314,24 @@ static bool section_known(const char *s, size_t n)
 static char *reader(char *str, int num, void *stream)
 {
     struct parse_ctx *pc = stream;
+    long start = ftell(pc->fp);
     if (!fgets(str, num, pc->fp))
         return NULL;
     pc->line++;
     size_t n = strlen(str);
+    long end = ftell(pc->fp);
+    if (start >= 0 && end >= start && (size_t)(end - start) != n) {
+        /* fgets read past a NUL byte: the line would be cut silently */
+        size_t got = (size_t)(end - start);
+        fail(pc, pc->line, NULL, NULL, "NUL byte in the line");
+        if (str[got - 1] != '\n') {
+            int ch;
+            while ((ch = fgetc(pc->fp)) != EOF && ch != '\n') {
+            }
+        }
+        str[0] = '\0';
+        return str;
+    }
     if (n == (size_t)num - 1 && str[n - 1] != '\n' && !feof(pc->fp)) {
         fail(pc, pc->line, NULL, NULL, "line longer than %d bytes", num - 2);
         /* swallow the rest of the line so that inih does not parse it */
@@ -324,11 +341,17 @@ static char *reader(char *str, int num, void *stream)
         str[0] = '\0';
         return str;
     }
-    if (str[0] == '[') {
-        const char *close = strchr(str, ']');
-        if (close && !section_known(str + 1, (size_t)(close - str - 1)))
-            fail(pc, pc->line, NULL, NULL, "unknown section [%.*s]", (int)(close - str - 1),
-                 str + 1);
+    /* inih skips a BOM on line 1 and leading whitespace before '[' */
+    const char *h = str;
+    if (pc->line == 1 && strncmp(h, "\xEF\xBB\xBF", 3) == 0)
+        h += 3;
+    while (*h == ' ' || *h == '\t')
+        h++;
+    if (h[0] == '[') {
+        const char *close = strchr(h, ']');
+        if (close && !section_known(h + 1, (size_t)(close - h - 1)))
+            fail(pc, pc->line, NULL, NULL, "unknown section [%.*s]", (int)(close - h - 1),
+                 h + 1);
     }
     return str;
 }
@@ -518,7 +541,7 @@ int relais_config_write_example(FILE *out)
         if (k->flags & RELAIS_CFG_REQUIRED)
             fprintf(out, "%s = %s\n", k->key, k->example);
         else
-            fprintf(out, ";%s = %s\n", k->key, k->def);
+            fprintf(out, ";%s =%s%s\n", k->key, k->def[0] ? " " : "", k->def);
     }
     return ferror(out) ? RELAIS_EIO : RELAIS_OK;
 }

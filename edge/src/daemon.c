@@ -36,6 +36,7 @@ struct daemon {
     int64_t started_wall_ms;
     uint64_t started_mono_ms;
     uint64_t reloads, reload_failures;
+    int log_level_override; /* -1: none */
     char client_id[64];
     char socket_path[4096];
     char db_path[4096];
@@ -175,6 +176,8 @@ static void reload(struct daemon *d)
     d->cfg = next;
     relais_config_cleanup(&old);
 
+    if (d->log_level_override >= 0)
+        d->cfg.log_level = (enum relais_log_level)d->log_level_override;
     relais_log_set_level(d->cfg.log_level);
     struct relais_ingest_opts io;
     ingest_opts(&d->cfg, &io);
@@ -264,13 +267,16 @@ static void teardown(struct daemon *d)
     relais_config_cleanup(&d->cfg);
 }
 
-int relais_daemon_run(const char *config_path, struct relais_config *cfg)
+int relais_daemon_run(const char *config_path, struct relais_config *cfg, int log_level_override)
 {
     struct daemon d;
     int rc;
     memset(&d, 0, sizeof d);
     d.config_path = config_path;
+    d.log_level_override = log_level_override;
     d.cfg = *cfg;
+    if (log_level_override >= 0)
+        d.cfg.log_level = (enum relais_log_level)log_level_override;
     memset(cfg, 0, sizeof *cfg);
     d.signal_io.fd = -1;
     relais_timer_init(&d.watchdog_timer, watchdog_cb);

@@ -26,7 +26,9 @@ struct relais_loop {
     uint64_t now_ms;
     bool stop;
     struct relais_timer *timers;
+    struct relais_timer *due;       /* timers being run by run_timers() */
     struct relais_hook *hooks;
+    struct relais_hook *hook_next;  /* next hook to run in this turn */
     struct epoll_event events[MAX_EVENTS];
     int ev_count;
     int ev_pos;
@@ -154,16 +156,24 @@ void relais_timer_init(struct relais_timer *t, relais_timer_cb cb)
     t->armed = false;
 }
 
+static bool timer_unlink(struct relais_timer **pp, struct relais_timer *t)
+{
+    for (; *pp; pp = &(*pp)->next) {
+        if (*pp == t) {
+            *pp = t->next;
+            return true;
+        }
+    }
+    return false;
+}
+
 void relais_loop_timer_cancel(struct relais_loop *loop, struct relais_timer *t)
 {
     if (!t->armed)
         return;
-    for (struct relais_timer **pp = &loop->timers; *pp; pp = &(*pp)->next) {
-        if (*pp == t) {
-            *pp = t->next;
-            break;
-        }
-    }
+    /* an armed timer is in exactly one of the two lists */
+    if (!timer_unlink(&loop->timers, t))
+        timer_unlink(&loop->due, t);
     t->next = NULL;
     t->armed = false;
 }
@@ -201,6 +211,8 @@ void relais_loop_hook_remove(struct relais_loop *loop, struct relais_hook *h)
 {
     for (struct relais_hook **pp = &loop->hooks; *pp; pp = &(*pp)->next) {
         if (*pp == h) {
+            if (loop->hook_next == h)
+                loop->hook_next = h->next;
             *pp = h->next;
             h->next = NULL;
             return;
@@ -213,9 +225,10 @@ void relais_loop_hook_remove(struct relais_loop *loop, struct relais_hook *h)
 static void run_timers(struct relais_loop *loop)
 {
     /* Timers armed by callbacks for "now" run in the next turn, so that a
-     * timer re-arming itself with delay 0 cannot starve the fds. */
+     * timer re-arming itself with delay 0 cannot starve the fds.  The due
+     * timers move to loop->due, where relais_loop_timer_cancel() finds them. */
     uint64_t now = loop->now_ms;
-    struct relais_timer *due = NULL, **tail = &due;
+    struct relais_timer **tail = &loop->due;
     while (loop->timers && loop->timers->due_ms <= now) {
         struct relais_timer *t = loop->timers;
         loop->timers = t->next;
@@ -223,12 +236,10 @@ static void run_timers(struct relais_loop *loop)
         *tail = t;
         tail = &t->next;
     }
-    while (due) {
-        struct relais_timer *t = due;
-        due = t->next;
+    while (loop->due) {
+        struct relais_timer *t = loop->due;
+        loop->due = t->next;
         t->next = NULL;
-        if (!t->armed)
-            continue;
         t->armed = false;
         t->cb(t);
     }
@@ -274,8 +285,8 @@ int relais_loop_run_once(struct relais_loop *loop, int max_wait_ms)
     loop->ev_pos = 0;
     relais_loop_update_now(loop);
     run_timers(loop);
-    for (struct relais_hook *h = loop->hooks, *next; h; h = next) {
-        next = h->next;
+    for (struct relais_hook *h = loop->hooks; h; h = loop->hook_next) {
+        loop->hook_next = h->next;
         h->cb(h);
     }
     return RELAIS_OK;
@@ -283,7 +294,7 @@ int relais_loop_run_once(struct relais_loop *loop, int max_wait_ms)
 
 int relais_loop_run(struct relais_loop *loop)
 {
-    loop->stop = false;
+    loop->stop = false; /* a stop before run is not kept: signals arrive inside the loop */
     while (!loop->stop) {
         int rc = relais_loop_run_once(loop, -1);
         if (rc)

@@ -178,10 +178,17 @@ int senml__fail(struct senml__ctx *c, enum relais_reject_reason reason, const ch
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (c->record >= 0)
-        snprintf(c->err->detail, sizeof c->err->detail, "record %d: %s", c->record, msg);
-    else
-        snprintf(c->err->detail, sizeof c->err->detail, "%s", msg);
+    /* "record N: " then the message, cut at the detail's capacity */
+    size_t off = 0, cap = sizeof c->err->detail;
+    if (c->record >= 0) {
+        int n = snprintf(c->err->detail, cap, "record %d: ", c->record);
+        off = n > 0 && (size_t)n < cap ? (size_t)n : 0;
+    }
+    size_t mlen = strlen(msg);
+    if (mlen > cap - 1 - off)
+        mlen = cap - 1 - off;
+    memcpy(c->err->detail + off, msg, mlen);
+    c->err->detail[off + mlen] = '\0';
     return RELAIS_EPARSE;
 }
 
@@ -264,6 +271,8 @@ static int resolve_name(struct senml__ctx *c, const struct senml__record *r, cha
             return senml__fail(c, RELAIS_REJECT_FOREIGN_NAME,
                                "name '%.80s' belongs to another device", out);
         metric = colon + 1;
+        if (memchr(metric, ':', len - (size_t)(metric - out)))
+            return senml__fail(c, RELAIS_REJECT_NAME, "metric in '%.80s' has a ':'", out);
     }
     size_t mlen = len - (size_t)(metric - out);
     if (mlen == 0)
@@ -318,8 +327,10 @@ static int b64url_decode(const char *in, size_t len, uint8_t *out, size_t *out_l
     return 0;
 }
 
+/* has_unit: the record resolves to a unit; own_unit: the record itself has
+ * "u" (a base unit does not make a unitless metric wrong). */
 static int check_known(struct senml__ctx *c, struct relais_reading *rd, const char *unit,
-                       size_t unit_len, bool has_unit)
+                       size_t unit_len, bool has_unit, bool own_unit)
 {
     const struct relais_wire_metric *m = rd->known;
     if (rd->kind == RELAIS_READING_SUM_ONLY || (int)rd->kind != (int)m->kind) {
@@ -328,7 +339,7 @@ static int check_known(struct senml__ctx *c, struct relais_reading *rd, const ch
         return senml__fail(c, RELAIS_REJECT_VALUE, "%s needs %s", m->name, kinds[m->kind]);
     }
     if (!m->units[0].unit) {
-        if (has_unit)
+        if (own_unit)
             return senml__fail(c, RELAIS_REJECT_UNIT, "%s takes no unit, got '%.*s'", m->name,
                                (int)(unit_len > 32 ? 32 : unit_len), unit);
         rd->unit = "";
@@ -397,6 +408,8 @@ int senml__record_add(struct senml__ctx *c, const struct senml__record *r)
         c->bs = r->num[SENML_F_BS];
         c->have_bs = true;
     }
+    if (r->present == 0)
+        return senml__fail(c, RELAIS_REJECT_NOT_SENML, "a record without any SenML field");
     if (base_only(r))
         return RELAIS_OK;
 
@@ -465,7 +478,7 @@ int senml__record_add(struct senml__ctx *c, const struct senml__record *r)
     bool has_unit = HAS(SENML_F_U) || c->bu.p;
     const struct senml__str *u = HAS(SENML_F_U) ? &r->str[SENML_F_U] : &c->bu;
     if (rd->known) {
-        rc = check_known(c, rd, u->p, u->len, has_unit);
+        rc = check_known(c, rd, u->p, u->len, has_unit, HAS(SENML_F_U));
         if (rc)
             return rc;
     } else {

@@ -116,11 +116,12 @@ static int read_record(struct senml__ctx *c, const struct relais_cbor_doc *doc, 
             return senml__fail(c, RELAIS_REJECT_NOT_SENML,
                                "'%s' holds a nested item: nesting beyond the SenML shape", kname);
         if (f == SENML_F_UNKNOWN) {
-            if (val->type == RELAIS_CBOR_TEXT || val->type == RELAIS_CBOR_BYTES) {
-                if (val->v.str.len > RELAIS_SENML_MAX_STRING)
-                    return senml__fail(c, RELAIS_REJECT_STRING_TOO_LONG,
-                                       "'%s' longer than %d bytes", kname, RELAIS_SENML_MAX_STRING);
-            }
+            if (val->type == RELAIS_CBOR_TEXT &&
+                senml__check_string(c, kname, (const char *)val->v.str.ptr, val->v.str.len))
+                return RELAIS_EPARSE;
+            if (val->type == RELAIS_CBOR_BYTES && val->v.str.len > RELAIS_SENML_MAX_STRING)
+                return senml__fail(c, RELAIS_REJECT_STRING_TOO_LONG, "'%s' longer than %d bytes",
+                                   kname, RELAIS_SENML_MAX_STRING);
             k = after;
             continue;
         }
@@ -177,6 +178,12 @@ int senml__decode_cbor(struct senml__ctx *c, const uint8_t *body, size_t len)
     rc = relais_cbor_decode(&doc, body, len, &lim, &cerr);
     if (rc == RELAIS_ENOMEM)
         goto out;
+    if (rc == RELAIS_ETOOBIG) {
+        /* well-formed so far, but deeper than any SenML pack */
+        rc = senml__fail(c, RELAIS_REJECT_NOT_SENML, "byte %zu: %s: nesting beyond the SenML shape",
+                         cerr.offset, cerr.message);
+        goto out;
+    }
     if (rc != RELAIS_OK) {
         rc = senml__fail(c, RELAIS_REJECT_CBOR, "byte %zu: %s", cerr.offset, cerr.message);
         goto out;

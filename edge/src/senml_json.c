@@ -82,14 +82,23 @@ int senml__decode_json(struct senml__ctx *c, const uint8_t *body, size_t len)
 {
     json_error_t jerr;
     int rc = RELAIS_EPARSE;
+    /* integers as reals: a SenML number is a double, and a uint64 that jansson
+     * cannot hold as json_int_t is still a number (as in CBOR) */
     json_t *root = json_loadb((const char *)body, len,
-                              JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+                              JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL |
+                                  JSON_DECODE_INT_AS_REAL,
+                              &jerr);
     if (!root) {
-        enum relais_reject_reason why = json_error_code(&jerr) == json_error_duplicate_key
-                                            ? RELAIS_REJECT_DUPLICATE_KEY
-                                            : RELAIS_REJECT_JSON;
-        if (json_error_code(&jerr) == json_error_out_of_memory)
+        enum json_error_code code = json_error_code(&jerr);
+        enum relais_reject_reason why = RELAIS_REJECT_JSON;
+        if (code == json_error_out_of_memory)
             return RELAIS_ENOMEM;
+        if (code == json_error_duplicate_key)
+            why = RELAIS_REJECT_DUPLICATE_KEY;
+        else if (code == json_error_null_byte_in_key)
+            why = RELAIS_REJECT_NOT_SENML; /* well-formed JSON, not a SenML key */
+        else if (code == json_error_numeric_overflow)
+            why = RELAIS_REJECT_NOT_FINITE; /* e.g. 1e400 */
         return senml__fail(c, why, "line %d column %d: %s", jerr.line, jerr.column, jerr.text);
     }
     if (!json_is_array(root)) {

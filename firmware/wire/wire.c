@@ -174,7 +174,7 @@ static void put_json_string(char *buf, size_t cap, size_t *off, const char *s, s
 {
     static const char hex[] = "0123456789abcdef";
     put(buf, cap, off, "\"", 1);
-    for (size_t i = 0; s[i] && i < maxlen; i++) {
+    for (size_t i = 0; i < maxlen && s[i]; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == '"' || c == '\\') {
             char e[2] = {'\\', (char)c};
@@ -282,7 +282,7 @@ static bool scan_string(struct scan *s, char *out, size_t cap)
                     else
                         return false;
                 }
-                c = (v >= 0x20 && v < 0x80) ? (char)v : '?';
+                c = (v > 0 && v < 0x80) ? (char)v : '?';
                 break;
             }
             default: return false;

@@ -53,6 +53,7 @@ struct gen {
     struct slot *slots;
     uint64_t next_seq;
     uint64_t published, resent, acked, stored, duplicate, rejected, busy, received;
+    int64_t first_rx_ms, last_rx_ms; /* sink: the rate is measured between these */
     unsigned outstanding;
     bool connected;
     int64_t t0, t_end;
@@ -260,6 +261,9 @@ static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_mes
     struct gen *g = ud;
     (void)m;
     g->received++;
+    g->last_rx_ms = now_ms();
+    if (!g->first_rx_ms)
+        g->first_rx_ms = g->last_rx_ms;
     if (g->sink) {
         if (g->echo_ack) {
             char device[RELAIS_WIRE_ID_MAX + 1], topic[RELAIS_WIRE_TOPIC_MAX], body[128];
@@ -446,10 +450,12 @@ int main(int argc, char **argv)
     }
     g.t_end = now_ms();
     double secs = (double)(g.t_end - g.t0) / 1000.0;
-    if (g.sink)
+    if (g.sink) {
+        /* from the first message to the last: idle time before the publisher starts is not counted */
+        double active = (double)(g.last_rx_ms - g.first_rx_ms) / 1000.0;
         printf("mode=sink received=%llu elapsed_s=%.3f rate=%.0f\n", (unsigned long long)g.received,
-               secs, secs > 0 ? (double)g.received / secs : 0.0);
-    else
+               active, active > 0 ? (double)(g.received - 1) / active : 0.0);
+    } else
         printf("mode=pub ack=%s published=%llu acked=%llu stored=%llu duplicate=%llu rejected=%llu "
                "busy=%llu resent=%llu outstanding=%u elapsed_s=%.3f rate=%.0f\n",
                g.ack_puback ? "puback" : "relais", (unsigned long long)g.published,

@@ -79,11 +79,12 @@ static void iso_time(double t, char *buf, size_t cap)
     time_t s = (time_t)t;
     struct tm tm;
     gmtime_r(&s, &tm);
-    int ms = (int)((t - (double)s) * 1000.0 + 0.5);
+    unsigned ms = (unsigned)((t - (double)s) * 1000.0 + 0.5);
     if (ms > 999)
         ms = 999;
-    snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+    if (snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms) >= (int)cap)
+        buf[cap - 1] = '\0';
 }
 
 /* Paths from the options or the configuration. */

@@ -2,8 +2,9 @@
 /*
  * Capped exponential backoff with jitter, for reconnects.  Delay n (from 0)
  * is drawn uniformly from [max(min, base_n / 2), base_n] where
- * base_n = min(cap, min * 2^n): successive delays grow until the cap, and
- * gateways that lost the same broker do not all come back at the same instant.
+ * base_n = min(cap, min * 2^(n+1)): the first delay lies in [min, 2 min],
+ * successive delays grow until the cap, and gateways that lost the same
+ * broker do not all come back at the same instant.
  */
 #ifndef RELAIS_BACKOFF_H
 #define RELAIS_BACKOFF_H

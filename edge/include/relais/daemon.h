@@ -14,7 +14,8 @@
 #include "relais/config.h"
 
 /* Runs relaisd with a loaded config (ownership of cfg passes to the daemon).
- * Returns the process exit code. */
-int relais_daemon_run(const char *config_path, struct relais_config *cfg);
+ * log_level_override >= 0 (from --log-level) wins over the file, reloads
+ * included.  Returns the process exit code. */
+int relais_daemon_run(const char *config_path, struct relais_config *cfg, int log_level_override);
 
 #endif

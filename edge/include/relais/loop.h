@@ -61,7 +61,8 @@ int relais_loop_create(struct relais_loop **out, const struct relais_clock *cloc
 /* Every watcher, timer and hook must have been removed. */
 void relais_loop_destroy(struct relais_loop *loop);
 
-/* Runs turns until relais_loop_stop().  Returns RELAIS_OK or RELAIS_EIO. */
+/* Runs turns until relais_loop_stop() is called from inside the loop (the
+ * flag is cleared when run starts).  Returns RELAIS_OK or RELAIS_EIO. */
 int relais_loop_run(struct relais_loop *loop);
 /* Runs one turn, waiting at most max_wait_ms (-1: until something happens). */
 int relais_loop_run_once(struct relais_loop *loop, int max_wait_ms);

@@ -60,7 +60,7 @@ enum relais_wire_ack_status {
 };
 
 #define RELAIS_WIRE_ACK_ERROR_MAX 200
-#define RELAIS_WIRE_ACK_MAX       (64 + 6 * RELAIS_WIRE_ACK_ERROR_MAX)
+#define RELAIS_WIRE_ACK_MAX       (128 + 6 * RELAIS_WIRE_ACK_ERROR_MAX)
 
 struct relais_wire_ack {
     uint64_t seq;
