@@ -63,6 +63,7 @@ static void local_opts(struct daemon *d, struct relais_mqtt_link_opts *o)
     o->reconnect_min_ms = c->local_reconnect_min_ms;
     o->reconnect_max_ms = c->local_reconnect_max_ms;
     o->max_inflight = c->local_max_inflight;
+    o->library_log = c->log_level >= RELAIS_LOG_DEBUG;
 }
 
 static void ingest_opts(const struct relais_config *c, struct relais_ingest_opts *o)
@@ -187,6 +188,9 @@ static void reload(struct daemon *d)
         struct relais_mqtt_link_opts lo;
         local_opts(d, &lo);
         relais_mqtt_ingest_reconfigure(d->mqtt, &lo);
+    } else {
+        relais_mqtt_link_set_library_log(relais_mqtt_ingest_link(d->mqtt),
+                                         d->cfg.log_level >= RELAIS_LOG_DEBUG);
     }
     d->reloads++;
     audit_now(d, "config.reloaded", d->config_path);

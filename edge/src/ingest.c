@@ -129,7 +129,8 @@ static struct pending *pending_add(struct relais_ingest *ing, const struct relai
                                    enum pending_kind kind)
 {
     if (ing->npending == 0) {
-        ing->batch_start_ms = relais_loop_now_ms(ing->loop);
+        /* the clock, not the loop's cached time: one turn may read many packs */
+        ing->batch_start_ms = relais_clock_mono_ms(relais_loop_clock(ing->loop));
         if (ing->opts.commit_window_ms)
             relais_loop_timer_arm(ing->loop, &ing->window_timer, ing->opts.commit_window_ms);
     }

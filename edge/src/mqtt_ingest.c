@@ -109,7 +109,7 @@ void relais_mqtt_ingest_destroy(struct relais_mqtt_ingest *mi)
     free(mi);
 }
 
-const struct relais_mqtt_link *relais_mqtt_ingest_link(const struct relais_mqtt_ingest *mi)
+struct relais_mqtt_link *relais_mqtt_ingest_link(const struct relais_mqtt_ingest *mi)
 {
     return mi->link;
 }

@@ -19,7 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 
 enum link_state {
     LINK_IDLE = 0,
@@ -193,16 +196,46 @@ static int pending_bytes(int fd)
     return n;
 }
 
+/* TCP_CORK while a batch of packets is written (the PUBACKs of what we
+ * read, the acks of a commit): the kernel sends them in a few segments
+ * instead of one per packet, which halves relaisd's CPU per pack on the
+ * loopback link.  Uncorking pushes out what is queued at once. */
+static void link_cork(struct relais_mqtt_link *link, int on)
+{
+    int fd = link->mosq ? mosquitto_socket(link->mosq) : -1;
+    if (fd >= 0)
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+}
+
+static void link_io_batch(struct relais_mqtt_link *link, unsigned revents);
+
 static void link_io_cb(struct relais_io *io, unsigned revents)
 {
     struct relais_mqtt_link *link = (struct relais_mqtt_link *)((char *)io - offsetof(struct relais_mqtt_link, io));
+    link_cork(link, 1);
+    link_io_batch(link, revents);
+    link_cork(link, 0);
+}
+
+static void link_io_batch(struct relais_mqtt_link *link, unsigned revents)
+{
     int rc = MOSQ_ERR_SUCCESS;
     if (revents & (RELAIS_IO_READ | RELAIS_IO_ERROR)) {
-        /* read every whole packet waiting (bounded, so other fds get a turn) */
-        for (int i = 0; i < 4096; i++) {
+        /* read every whole packet waiting (bounded, so other fds get a turn);
+         * what the callbacks queued (acks of a group commit that closed while
+         * reading) is written as we go, not after the socket is drained */
+        for (int i = 0; i < 256; i++) {
             rc = mosquitto_loop_read(link->mosq, 1);
             int fd = mosquitto_socket(link->mosq);
-            if (rc != MOSQ_ERR_SUCCESS || fd < 0 || pending_bytes(fd) == 0)
+            if (rc != MOSQ_ERR_SUCCESS || fd < 0)
+                break;
+            if (mosquitto_want_write(link->mosq)) {
+                rc = mosquitto_loop_write(link->mosq, 1);
+                fd = mosquitto_socket(link->mosq);
+                if (rc != MOSQ_ERR_SUCCESS || fd < 0)
+                    break;
+            }
+            if (pending_bytes(fd) == 0)
                 break;
         }
         if (rc != MOSQ_ERR_SUCCESS || mosquitto_socket(link->mosq) < 0) {
@@ -229,7 +262,9 @@ static void link_hook_cb(struct relais_hook *h)
         return;
     if (link->state != LINK_CONNECTED && link->state != LINK_CONNECTING)
         return;
+    link_cork(link, 1);
     int rc = mosquitto_loop_write(link->mosq, 1);
+    link_cork(link, 0);
     if (rc != MOSQ_ERR_SUCCESS || mosquitto_socket(link->mosq) < 0)
         link_check(link, rc ? rc : MOSQ_ERR_CONN_LOST, "write");
     else
@@ -345,7 +380,8 @@ static int link_configure(struct relais_mqtt_link *link)
     mosquitto_disconnect_callback_set(link->mosq, on_disconnect);
     mosquitto_message_callback_set(link->mosq, on_message);
     mosquitto_publish_callback_set(link->mosq, on_publish);
-    mosquitto_log_callback_set(link->mosq, on_log);
+    if (o->library_log)
+        mosquitto_log_callback_set(link->mosq, on_log);
     mosquitto_int_option(link->mosq, MOSQ_OPT_TCP_NODELAY, 1);
     mosquitto_int_option(link->mosq, MOSQ_OPT_SEND_MAXIMUM, (int)(o->max_inflight ? o->max_inflight : 20));
 
@@ -524,6 +560,13 @@ int relais_mqtt_link_subscribe(struct relais_mqtt_link *link, const char *filter
     }
     link_sync_fd(link);
     return RELAIS_OK;
+}
+
+void relais_mqtt_link_set_library_log(struct relais_mqtt_link *link, bool on)
+{
+    link->opts.library_log = on;
+    if (link->mosq)
+        mosquitto_log_callback_set(link->mosq, on ? on_log : NULL);
 }
 
 bool relais_mqtt_link_connected(const struct relais_mqtt_link *link)

@@ -90,6 +90,7 @@ static const char *const stmt_sql[ST_COUNT] = {
                          " body_len, body) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [ST_AUDIT_INSERT] = "INSERT INTO audit(id, at_ms, kind, subject, detail, prev_hash, hash)"
                         " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_MAX_SEQ] = "SELECT max(seq) FROM packs WHERE device = ?1",
     [ST_PAGE_COUNT] = "PRAGMA page_count",
     [ST_FREELIST_COUNT] = "PRAGMA freelist_count",
 };
@@ -195,6 +196,7 @@ static void store_free(struct relais_store *st)
         sqlite3_finalize(st->stmt[i]);
     if (st->db)
         sqlite3_close_v2(st->db);
+    free(st->seq_cache);
     free(st->path);
     free(st);
 }
@@ -479,6 +481,40 @@ static int bind_text(sqlite3_stmt *s, int i, const char *v)
     return v ? sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(s, i);
 }
 
+/* The device's cache entry, loaded from the database on first use; NULL when
+ * the cache is full or the lookup failed (then every pack is looked up). */
+static struct store_seq_entry *seq_entry(struct relais_store *st, const char *device)
+{
+    for (size_t i = 0; i < st->seq_cache_len; i++)
+        if (strcmp(st->seq_cache[i].device, device) == 0)
+            return &st->seq_cache[i];
+    if (st->seq_cache_len == STORE_SEQ_CACHE_MAX)
+        return NULL;
+    if (st->seq_cache_len == st->seq_cache_cap) {
+        size_t ncap = st->seq_cache_cap ? st->seq_cache_cap * 2 : 16;
+        struct store_seq_entry *n = realloc(st->seq_cache, ncap * sizeof *n);
+        if (!n)
+            return NULL;
+        st->seq_cache = n;
+        st->seq_cache_cap = ncap;
+    }
+    sqlite3_stmt *s = st->stmt[ST_MAX_SEQ];
+    sqlite3_bind_text(s, 1, device, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    struct store_seq_entry e = {.any = false};
+    if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) {
+        e.any = true;
+        e.max_seq = (uint64_t)sqlite3_column_int64(s, 0);
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    if (rc != SQLITE_ROW)
+        return NULL;
+    snprintf(e.device, sizeof e.device, "%s", device);
+    st->seq_cache[st->seq_cache_len] = e;
+    return &st->seq_cache[st->seq_cache_len++];
+}
+
 int relais_store_put_pack(struct relais_store *st, const struct relais_pack *pack,
                           const uint8_t *body, size_t len, enum relais_transport transport,
                           int64_t received_ms, enum relais_store_put *result)
@@ -492,23 +528,27 @@ int relais_store_put_pack(struct relais_store *st, const struct relais_pack *pac
     relais_sha256(body, len, hash);
 
     /* dedup on (device, seq): same body -> duplicate; another body -> flagged */
+    struct store_seq_entry *se = seq_entry(st, pack->device);
+    bool fresh = se && (!se->any || pack->seq > se->max_seq);
     sqlite3_stmt *s = st->stmt[ST_DEDUP];
-    sqlite3_bind_text(s, 1, pack->device, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, (sqlite3_int64)pack->seq);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        seen = true;
-        if (sqlite3_column_bytes(s, 0) == RELAIS_SHA256_LEN &&
-            memcmp(sqlite3_column_blob(s, 0), hash, RELAIS_SHA256_LEN) == 0) {
-            sqlite3_reset(s);
-            sqlite3_clear_bindings(s);
-            *result = RELAIS_PUT_DUPLICATE;
-            return RELAIS_OK;
+    if (!fresh) {
+        sqlite3_bind_text(s, 1, pack->device, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, (sqlite3_int64)pack->seq);
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+            seen = true;
+            if (sqlite3_column_bytes(s, 0) == RELAIS_SHA256_LEN &&
+                memcmp(sqlite3_column_blob(s, 0), hash, RELAIS_SHA256_LEN) == 0) {
+                sqlite3_reset(s);
+                sqlite3_clear_bindings(s);
+                *result = RELAIS_PUT_DUPLICATE;
+                return RELAIS_OK;
+            }
         }
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+        if (rc != SQLITE_DONE)
+            return store__error(st->db, rc, "dedup lookup");
     }
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    if (rc != SQLITE_DONE)
-        return store__error(st->db, rc, "dedup lookup");
 
     s = st->stmt[ST_PACK_INSERT];
     sqlite3_bind_text(s, 1, pack->device, -1, SQLITE_STATIC);
@@ -523,6 +563,10 @@ int relais_store_put_pack(struct relais_store *st, const struct relais_pack *pac
     if ((rc = step_done(st, ST_PACK_INSERT, "pack insert")))
         return rc;
     sqlite3_int64 pack_id = sqlite3_last_insert_rowid(st->db);
+    if (se && (!se->any || pack->seq > se->max_seq)) {
+        se->any = true;
+        se->max_seq = pack->seq;
+    }
 
     s = st->stmt[ST_READING_INSERT];
     for (size_t i = 0; i < pack->count; i++) {

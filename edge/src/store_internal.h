@@ -19,13 +19,28 @@ enum store_stmt {
     ST_READING_INSERT,
     ST_REJECT_INSERT,
     ST_AUDIT_INSERT,
+    ST_MAX_SEQ,
     ST_PAGE_COUNT,
     ST_FREELIST_COUNT,
     ST_COUNT
 };
 
+/* Highest seq stored per device: a seq above it cannot be a duplicate nor a
+ * reuse, so the dedup lookup is skipped (devices count upwards, so that is
+ * nearly every pack).  It may run ahead of the database after a rollback,
+ * which only costs lookups; the unique index stays the guard. */
+struct store_seq_entry {
+    char device[RELAIS_WIRE_ID_MAX + 1];
+    uint64_t max_seq;
+    bool any; /* the device has packs */
+};
+
+#define STORE_SEQ_CACHE_MAX 4096
+
 struct relais_store {
     sqlite3 *db;
+    struct store_seq_entry *seq_cache;
+    size_t seq_cache_len, seq_cache_cap;
     char *path;
     bool readonly;
     bool in_txn;

@@ -34,6 +34,13 @@ chmod 600 "$T"/*.pw
 
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
 
+# relaisd's persistent session would queue every pack of the baselines for
+# it: end that session (a clean-session connect with its client id) first.
+drop_relaisd_session() {
+    mosquitto_sub -h 127.0.0.1 -p "$BROKER_PORT" -u relaisd -P "${RL_PW[relaisd]}" \
+        -i relaisd-gw-test -t relais/none -E >/dev/null
+}
+
 sink_run() { # ECHO(0|1) SEQ0 -> rate measured at the publisher (echo) or the sink (plain)
     local echo=$1 seq0=$2 sink_out pub_out
     local args=(--count "$N") ack=puback
@@ -67,6 +74,7 @@ rl_relaisd_stop
 declare -a S E R
 seq0=1000
 for r in $(seq "$ROUNDS"); do
+    drop_relaisd_session
     S[$r]=$(sink_run 0 "$seq0"); seq0=$((seq0 + N))
     E[$r]=$(sink_run 1 "$seq0"); seq0=$((seq0 + N))
     rl_relaisd_start

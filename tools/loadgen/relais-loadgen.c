@@ -410,7 +410,9 @@ int main(int argc, char **argv)
     mosquitto_lib_init();
     char id[64];
     snprintf(id, sizeof id, "%s-loadgen%s", g.sink ? g.user : g.device, g.sink ? "-sink" : "");
-    g.mosq = mosquitto_new(id, false, &g);
+    /* a clean session: nothing queued by an earlier run reaches this one
+     * (the device logic resends what a reconnect loses) */
+    g.mosq = mosquitto_new(id, true, &g);
     mosquitto_username_pw_set(g.mosq, g.user, g.password[0] ? g.password : NULL);
     mosquitto_int_option(g.mosq, MOSQ_OPT_TCP_NODELAY, 1);
     mosquitto_int_option(g.mosq, MOSQ_OPT_SEND_MAXIMUM, 65535);

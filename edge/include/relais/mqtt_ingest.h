@@ -24,6 +24,6 @@ int relais_mqtt_ingest_reconfigure(struct relais_mqtt_ingest *mi,
 /* Sends the acks still queued (bounded by timeout_ms) and disconnects. */
 void relais_mqtt_ingest_shutdown(struct relais_mqtt_ingest *mi, unsigned timeout_ms);
 void relais_mqtt_ingest_destroy(struct relais_mqtt_ingest *mi);
-const struct relais_mqtt_link *relais_mqtt_ingest_link(const struct relais_mqtt_ingest *mi);
+struct relais_mqtt_link *relais_mqtt_ingest_link(const struct relais_mqtt_ingest *mi);
 
 #endif

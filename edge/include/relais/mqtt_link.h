@@ -38,6 +38,11 @@ struct relais_mqtt_link_opts {
     unsigned keepalive_s;
     unsigned reconnect_min_ms, reconnect_max_ms;
     unsigned max_inflight; /* outgoing QoS 1/2 in flight */
+    /* Route libmosquitto's own log into relais's.  It formats a line for
+     * every packet before our level check can refuse it, which costs ~3 % of
+     * relaisd's CPU at full ingest: the daemon routes it for the local broker
+     * only at debug level (errors still come back as return codes). */
+    bool library_log;
     /* TLS (NULL ca_file: plain TCP) */
     const char *ca_file, *cert_file, *key_file;
     /* last will (NULL topic: none) */
@@ -89,6 +94,8 @@ int relais_mqtt_link_publish(struct relais_mqtt_link *link, int *mid, const char
                              const void *payload, size_t len, int qos, bool retain);
 int relais_mqtt_link_subscribe(struct relais_mqtt_link *link, const char *filter, int qos);
 bool relais_mqtt_link_connected(const struct relais_mqtt_link *link);
+/* Turns the routing of libmosquitto's log on or off (see library_log). */
+void relais_mqtt_link_set_library_log(struct relais_mqtt_link *link, bool on);
 void relais_mqtt_link_get_stats(const struct relais_mqtt_link *link,
                                 struct relais_mqtt_link_stats *out);
 
