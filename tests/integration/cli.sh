@@ -13,6 +13,15 @@ rl_expect_eq "relaisd bad option exit code" "$rc" 2
 rc=0; "$RELAISD" 2>/dev/null || rc=$?
 rl_expect_eq "relaisd without -c" "$rc" 2
 
+# every option --help prints is documented in docs/cli.md
+for prog in "$RELAISD" "$RELAISCTL"; do
+    for opt in $("$prog" --help | grep -oE -- '--[a-z-]+' | sort -u); do
+        grep -q -- "\`$opt\b\|, \`$opt\b\|\`-.\`, \`$opt" "$RELAIS_SRC/docs/cli.md" ||
+            rl_fail "$(basename "$prog") $opt is not documented in docs/cli.md"
+    done
+done
+rl_log "ok: every option of relaisd and relaisctl is in docs/cli.md"
+
 # --check
 cat >"$T/good.conf" <<'CONF'
 ; a minimal valid configuration

@@ -125,7 +125,7 @@ rl_relaisd_conf() {
     chmod 600 "$pwfile"
     {
         echo "[gateway]"
-        echo "id = gw-test"
+        echo "id = ${RL_GATEWAY_ID:-gw-test}"
         echo "data_dir = $T/data"
         echo "log_level = ${RL_LOG_LEVEL:-info}"
         echo "[local]"
