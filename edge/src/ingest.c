@@ -263,6 +263,12 @@ int relais_ingest_submit(struct relais_ingest *ing, const struct relais_ingest_i
     struct pending *p = pending_add(ing, in, PK_STORED);
     char detail[sizeof p->ack.error];
 
+    if (in->seq > RELAIS_WIRE_SEQ_MAX) {
+        snprintf(detail, sizeof detail, "seq %llu above %llu", (unsigned long long)in->seq,
+                 (unsigned long long)RELAIS_WIRE_SEQ_MAX);
+        reject(ing, in, p, RELAIS_REJECT_TOPIC, detail, now_ms);
+        goto out;
+    }
     if (in->len > RELAIS_SENML_MAX_BYTES) {
         snprintf(detail, sizeof detail, "pack of %zu bytes exceeds %d", in->len,
                  RELAIS_SENML_MAX_BYTES);
@@ -279,11 +285,6 @@ int relais_ingest_submit(struct relais_ingest *ing, const struct relais_ingest_i
         reject(ing, in, p, RELAIS_REJECT_FORMAT, detail, now_ms);
         goto out;
     }
-    if (relais_store_over_quota(ing->store)) {
-        make_busy(ing, p, "store_full: the store reached its quota");
-        goto out;
-    }
-
     struct relais_senml_error err;
     int rc = relais_senml_decode(&ing->pack, format, in->body, in->len, in->device,
                                  (double)now_ms / 1000.0, &err);
@@ -292,7 +293,12 @@ int relais_ingest_submit(struct relais_ingest *ing, const struct relais_ingest_i
         goto out;
     }
     if (rc != RELAIS_OK) {
+        /* a bad pack is refused for good, quota or not: retrying cannot help */
         reject(ing, in, p, err.reason, err.detail, now_ms);
+        goto out;
+    }
+    if (relais_store_over_quota(ing->store)) {
+        make_busy(ing, p, "store_full: the store reached its quota");
         goto out;
     }
     snprintf(ing->pack.device, sizeof ing->pack.device, "%s", in->device);

@@ -179,7 +179,8 @@ int store__migrate(sqlite3 *db, int target)
         if (!rc)
             rc = exec(db, "COMMIT");
         if (rc) {
-            exec(db, "ROLLBACK");
+            if (!sqlite3_get_autocommit(db))
+                exec(db, "ROLLBACK");
             log_error("store", "migration to schema version %d failed", v);
             return rc;
         }
@@ -249,20 +250,36 @@ static int quick_check(sqlite3 *db)
     return result;
 }
 
-static int move_aside(const char *path)
+static int move_aside(const char *path, char *moved_to, size_t cap)
 {
     static const char *const suffix[] = {"", "-wal", "-shm"};
-    char stamp[32];
-    snprintf(stamp, sizeof stamp, ".corrupt-%lld", (long long)time(NULL));
-    for (int i = 0; i < 3; i++) {
-        char from[4096], to[4096];
-        snprintf(from, sizeof from, "%s%s", path, suffix[i]);
-        snprintf(to, sizeof to, "%s%s%s", path, stamp, suffix[i]);
-        if (rename(from, to) != 0 && errno != ENOENT) {
+    char stamp[48], from[4096], to[4096];
+    long long now = (long long)time(NULL);
+    /* never replace an earlier copy (a second corruption in the same second):
+     * the main file is renamed without replacing, under the first free name */
+    for (int n = 1;; n++) {
+        if (n == 1)
+            snprintf(stamp, sizeof stamp, ".corrupt-%lld", now);
+        else
+            snprintf(stamp, sizeof stamp, ".corrupt-%lld-%d", now, n);
+        snprintf(from, sizeof from, "%s", path);
+        snprintf(to, sizeof to, "%s%s", path, stamp);
+        if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+            break;
+        if (errno != EEXIST || n == 1000) {
             log_error("store", "cannot move %s aside: %s", from, strerror(errno));
             return RELAIS_EIO;
         }
     }
+    for (int i = 1; i < 3; i++) {
+        snprintf(from, sizeof from, "%s%s", path, suffix[i]);
+        snprintf(to, sizeof to, "%s%s%s", path, stamp, suffix[i]);
+        if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) != 0 && errno != ENOENT) {
+            log_error("store", "cannot move %s aside: %s", from, strerror(errno));
+            return RELAIS_EIO;
+        }
+    }
+    snprintf(moved_to, cap, "%s%s", path, stamp);
     log_error("store", "corrupt store moved aside to %s%s; a fresh store is created", path, stamp);
     return RELAIS_OK;
 }
@@ -372,9 +389,12 @@ int relais_store_open(struct relais_store **out, const char *path,
             sqlite3_finalize(st->stmt[i]);
             st->stmt[i] = NULL;
         }
+        /* keep the WAL as found: no checkpoint into the corrupt file */
+        sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
         sqlite3_close_v2(st->db);
         st->db = NULL;
-        rc = move_aside(path);
+        char moved_to[4200] = "";
+        rc = move_aside(path, moved_to, sizeof moved_to);
         if (rc == RELAIS_OK)
             rc = open_once(st);
         if (rc == RELAIS_OK) {
@@ -383,8 +403,12 @@ int relais_store_open(struct relais_store **out, const char *path,
             int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
             rc = relais_store_begin(st);
             if (!rc)
-                rc = relais_store_audit(st, now, "store.corrupt", path,
-                                        "quick_check failed; the file was moved aside");
+            {
+                char detail[4300];
+                snprintf(detail, sizeof detail, "quick_check failed; the file was moved to %s",
+                         moved_to);
+                rc = relais_store_audit(st, now, "store.corrupt", path, detail);
+            }
             if (!rc)
                 rc = relais_store_commit(st);
         }
@@ -476,25 +500,43 @@ int relais_store_commit(struct relais_store *st)
 
 /* ---- puts ---- */
 
+/* A statement that fails with an I/O error, SQLITE_FULL or SQLITE_NOMEM may
+ * make SQLite roll the whole transaction back by itself: nothing may be
+ * written after that, or it would be committed on its own (autocommit). */
+static int txn_alive(struct relais_store *st)
+{
+    if (!st->in_txn)
+        return RELAIS_EINVAL;
+    if (sqlite3_get_autocommit(st->db)) {
+        log_error("store", "the transaction was rolled back after an error");
+        return RELAIS_ESTORE;
+    }
+    return RELAIS_OK;
+}
+
 static int bind_text(sqlite3_stmt *s, int i, const char *v)
 {
     return v ? sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(s, i);
 }
 
-/* The device's cache entry, loaded from the database on first use; NULL when
- * the cache is full or the lookup failed (then every pack is looked up). */
-static struct store_seq_entry *seq_entry(struct relais_store *st, const char *device)
+/* The device's cache entry, loaded from the database on first use; *out is
+ * NULL when the cache is full (then every pack is looked up).  A failed
+ * lookup is an error: SQLite may have rolled the transaction back. */
+static int seq_entry(struct relais_store *st, const char *device, struct store_seq_entry **out)
 {
+    *out = NULL;
     for (size_t i = 0; i < st->seq_cache_len; i++)
-        if (strcmp(st->seq_cache[i].device, device) == 0)
-            return &st->seq_cache[i];
+        if (strcmp(st->seq_cache[i].device, device) == 0) {
+            *out = &st->seq_cache[i];
+            return RELAIS_OK;
+        }
     if (st->seq_cache_len == STORE_SEQ_CACHE_MAX)
-        return NULL;
+        return RELAIS_OK;
     if (st->seq_cache_len == st->seq_cache_cap) {
         size_t ncap = st->seq_cache_cap ? st->seq_cache_cap * 2 : 16;
         struct store_seq_entry *n = realloc(st->seq_cache, ncap * sizeof *n);
         if (!n)
-            return NULL;
+            return RELAIS_OK;
         st->seq_cache = n;
         st->seq_cache_cap = ncap;
     }
@@ -509,10 +551,11 @@ static struct store_seq_entry *seq_entry(struct relais_store *st, const char *de
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
     if (rc != SQLITE_ROW)
-        return NULL;
+        return store__error(st->db, rc, "max seq lookup");
     snprintf(e.device, sizeof e.device, "%s", device);
     st->seq_cache[st->seq_cache_len] = e;
-    return &st->seq_cache[st->seq_cache_len++];
+    *out = &st->seq_cache[st->seq_cache_len++];
+    return RELAIS_OK;
 }
 
 int relais_store_put_pack(struct relais_store *st, const struct relais_pack *pack,
@@ -523,12 +566,16 @@ int relais_store_put_pack(struct relais_store *st, const struct relais_pack *pac
     bool seen = false;
     int rc;
 
-    if (!st->in_txn)
-        return RELAIS_EINVAL;
+    if ((rc = txn_alive(st)))
+        return rc;
+    if (pack->seq > (uint64_t)INT64_MAX)
+        return RELAIS_ERANGE; /* SQLite integers are signed */
     relais_sha256(body, len, hash);
 
     /* dedup on (device, seq): same body -> duplicate; another body -> flagged */
-    struct store_seq_entry *se = seq_entry(st, pack->device);
+    struct store_seq_entry *se;
+    if ((rc = seq_entry(st, pack->device, &se)))
+        return rc;
     bool fresh = se && (!se->any || pack->seq > se->max_seq);
     sqlite3_stmt *s = st->stmt[ST_DEDUP];
     if (!fresh) {
@@ -606,8 +653,9 @@ int relais_store_put_pack(struct relais_store *st, const struct relais_pack *pac
 
 int relais_store_put_reject(struct relais_store *st, const struct relais_reject_record *r)
 {
-    if (!st->in_txn)
-        return RELAIS_EINVAL;
+    int rc = txn_alive(st);
+    if (rc)
+        return rc;
     sqlite3_stmt *s = st->stmt[ST_REJECT_INSERT];
     sqlite3_bind_int64(s, 1, r->at_ms);
     sqlite3_bind_int(s, 2, r->transport);
@@ -619,7 +667,7 @@ int relais_store_put_reject(struct relais_store *st, const struct relais_reject_
     sqlite3_bind_int64(s, 7, (sqlite3_int64)r->len);
     if (r->body && r->len <= RELAIS_SENML_MAX_BYTES)
         sqlite3_bind_blob(s, 8, r->body, (int)r->len, SQLITE_STATIC);
-    int rc = step_done(st, ST_REJECT_INSERT, "reject insert");
+    rc = step_done(st, ST_REJECT_INSERT, "reject insert");
     if (rc)
         return rc;
     char subject[64], detail[320];
@@ -673,8 +721,9 @@ void store__audit_hash(const uint8_t prev[RELAIS_SHA256_LEN], int64_t id, int64_
 int relais_store_audit(struct relais_store *st, int64_t at_ms, const char *kind,
                        const char *subject, const char *detail)
 {
-    if (!st->in_txn)
-        return RELAIS_EINVAL;
+    int rc = txn_alive(st);
+    if (rc)
+        return rc;
     int64_t id = st->audit_pend_id + 1;
     uint8_t hash[RELAIS_SHA256_LEN];
     store__audit_hash(st->audit_pend_hash, id, at_ms, kind, subject, detail, hash);
@@ -686,7 +735,7 @@ int relais_store_audit(struct relais_store *st, int64_t at_ms, const char *kind,
     sqlite3_bind_text(s, 5, detail, -1, SQLITE_STATIC);
     sqlite3_bind_blob(s, 6, st->audit_pend_hash, RELAIS_SHA256_LEN, SQLITE_STATIC);
     sqlite3_bind_blob(s, 7, hash, RELAIS_SHA256_LEN, SQLITE_STATIC);
-    int rc = step_done(st, ST_AUDIT_INSERT, "audit insert");
+    rc = step_done(st, ST_AUDIT_INSERT, "audit insert");
     if (rc)
         return rc;
     st->audit_pend_id = id;

@@ -75,7 +75,7 @@ int relais_store_foreach_reading(struct relais_store *st, const struct relais_st
     int rc = prepare_walk(st,
                           "SELECT r.pack_id AS pack_id, r.idx AS idx, p.device AS device, p.seq,"
                           " r.metric AS metric, r.unit, r.kind, r.v, r.vs, r.vb, r.vd, r.sum,"
-                          " r.t, r.t_src, p.received_ms, p.flags"
+                          " r.t, r.t_src, p.received_ms, p.flags, r.ut"
                           " FROM readings r JOIN packs p ON p.id = r.pack_id",
                           "pack_id DESC, idx DESC", "pack_id, idx", f, true, false, &s);
     if (rc)
@@ -102,6 +102,8 @@ int relais_store_foreach_reading(struct relais_store *st, const struct relais_st
         r.time_source = (enum relais_time_source)sqlite3_column_int(s, 13);
         r.received_ms = sqlite3_column_int64(s, 14);
         r.flags = sqlite3_column_int(s, 15);
+        r.has_update_time = sqlite3_column_type(s, 16) != SQLITE_NULL;
+        r.update_time = sqlite3_column_double(s, 16);
         int stop = cb(&r, ud);
         if (stop) {
             sqlite3_finalize(s);

@@ -2,7 +2,7 @@
 /*
  * Ingest: the durable path every uplink pack takes, whatever its transport.
  *
- *   submit: size check -> format -> quota -> SenML decode -> store put
+ *   submit: size check -> format -> SenML decode -> quota -> store put
  *           (in the open group-commit transaction) -> pending ack
  *   flush:  COMMIT -> acks sent (stored | duplicate | rejected)
  *           or, when the commit fails, every pending ack becomes busy

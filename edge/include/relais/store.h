@@ -123,6 +123,8 @@ struct relais_stored_reading {
     double sum;
     double time;
     enum relais_time_source time_source;
+    bool has_update_time;
+    double update_time;
     int64_t received_ms;
     int flags;
 };
