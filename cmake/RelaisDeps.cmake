@@ -2,6 +2,7 @@
 # System dependencies as imported targets (Debian bookworm packages; tools/install-deps.sh installs them).
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(MOSQUITTO REQUIRED IMPORTED_TARGET libmosquitto)
+pkg_check_modules(COAP REQUIRED IMPORTED_TARGET libcoap-3-openssl)
 pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
 pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson)
 pkg_check_modules(CBOR REQUIRED IMPORTED_TARGET libcbor)

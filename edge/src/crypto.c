@@ -5,6 +5,11 @@
  */
 #include "relais/crypto.h"
 
+#include "relais/error.h"
+#include "relais/log.h"
+
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/sha256.h>
 #include <mbedtls/version.h>
@@ -47,6 +52,61 @@ void relais_sha256(const void *data, size_t len, uint8_t out[RELAIS_SHA256_LEN])
     relais_sha256_init(&h);
     relais_sha256_update(&h, data, len);
     relais_sha256_finish(&h, out);
+}
+
+/* One DRBG for the process (relaisd and its tools are single-threaded). */
+static mbedtls_entropy_context entropy;
+static mbedtls_ctr_drbg_context drbg;
+static int drbg_ready;
+
+int relais_random_bytes(void *out, size_t len)
+{
+    static const unsigned char pers[] = "relais";
+    if (!drbg_ready) {
+        mbedtls_entropy_init(&entropy);
+        mbedtls_ctr_drbg_init(&drbg);
+        int rc = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy, pers, sizeof pers - 1);
+        if (rc != 0) {
+            log_error("crypto", "CTR-DRBG seed failed: -0x%04x", (unsigned)-rc);
+            mbedtls_ctr_drbg_free(&drbg);
+            mbedtls_entropy_free(&entropy);
+            return RELAIS_EIO;
+        }
+        drbg_ready = 1;
+    }
+    unsigned char *p = out;
+    while (len) {
+        size_t n = len < MBEDTLS_CTR_DRBG_MAX_REQUEST ? len : MBEDTLS_CTR_DRBG_MAX_REQUEST;
+        int rc = mbedtls_ctr_drbg_random(&drbg, p, n);
+        if (rc != 0) {
+            log_error("crypto", "CTR-DRBG failed: -0x%04x", (unsigned)-rc);
+            return RELAIS_EIO;
+        }
+        p += n;
+        len -= n;
+    }
+    return RELAIS_OK;
+}
+
+int relais_unhex(const char *in, uint8_t *out, size_t len)
+{
+    for (size_t i = 0; i < 2 * len; i++) {
+        char c = in[i];
+        int v;
+        if (c >= '0' && c <= '9')
+            v = c - '0';
+        else if (c >= 'a' && c <= 'f')
+            v = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            v = c - 'A' + 10;
+        else
+            return -1;
+        if (i % 2 == 0)
+            out[i / 2] = (uint8_t)(v << 4);
+        else
+            out[i / 2] |= (uint8_t)v;
+    }
+    return in[2 * len] == '\0' ? 0 : -1;
 }
 
 void relais_hex(const uint8_t *in, size_t len, char *out)

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* relaisd's wiring and lifecycle (see relais/daemon.h). */
 #include "relais/daemon.h"
+#include "relais/coap_server.h"
 #include "relais/control.h"
+#include "relais/crypto.h"
 #include "relais/error.h"
 #include "relais/fsutil.h"
 #include "relais/ingest.h"
 #include "relais/log.h"
 #include "relais/loop.h"
 #include "relais/mqtt_ingest.h"
+#include "relais/registry.h"
 #include "relais/store.h"
 #include "relais/version.h"
 
@@ -29,6 +32,8 @@ struct daemon {
     struct relais_store *store;
     struct relais_ingest *ingest;
     struct relais_mqtt_ingest *mqtt;
+    struct relais_registry *registry;
+    struct relais_coap_server *coap;
     struct relais_control *control;
     struct relais_io signal_io;
     struct relais_timer watchdog_timer;
@@ -66,6 +71,19 @@ static void local_opts(struct daemon *d, struct relais_mqtt_link_opts *o)
     o->library_log = c->log_level >= RELAIS_LOG_DEBUG;
 }
 
+static void coap_opts(const struct relais_config *c, struct relais_coap_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->bind = c->coap_bind;
+    o->dtls_port = c->coap_dtls_port;
+    o->port = c->coap_port;
+    o->allow_plain = c->coap_allow_plain;
+    o->max_sessions = c->coap_max_sessions;
+    o->handshake_rate = c->coap_handshake_rate;
+    o->request_rate = c->coap_request_rate;
+    o->max_transfers = c->coap_max_transfers;
+}
+
 static void ingest_opts(const struct relais_config *c, struct relais_ingest_opts *o)
 {
     o->commit_window_ms = c->store_commit_window_ms;
@@ -77,18 +95,9 @@ static void ingest_opts(const struct relais_config *c, struct relais_ingest_opts
 
 static void audit_now(struct daemon *d, const char *kind, const char *detail)
 {
-    /* an open ingest batch commits first so the audit row never holds its acks */
-    relais_ingest_flush(d->ingest);
-    int64_t now = relais_clock_wall_ms(relais_loop_clock(d->loop));
-    int rc = relais_store_begin(d->store);
-    if (!rc)
-        rc = relais_store_audit(d->store, now, kind, d->cfg.gateway_id, detail);
-    if (!rc)
-        rc = relais_store_commit(d->store);
-    else
-        relais_store_rollback(d->store);
-    if (rc)
-        log_error("relaisd", "cannot write the audit record %s: %s", kind, relais_strerror(rc));
+    /* with the open batch, committed now */
+    if (relais_ingest_audit(d->ingest, kind, d->cfg.gateway_id, detail) == RELAIS_OK)
+        relais_ingest_flush(d->ingest);
 }
 
 /* ---- status ---- */
@@ -130,22 +139,107 @@ static json_t *status_json(struct daemon *d)
                               (json_int_t)size, "quota_bytes",
                               (json_int_t)((uint64_t)d->cfg.store_quota_mb << 20), "over_quota",
                               relais_store_over_quota(d->store));
-    return json_pack("{s:s, s:s, s:i, s:I, s:I, s:o, s:o, s:o, s:{s:I, s:I}}", "version",
+    json_t *coap = json_null();
+    if (d->coap) {
+        struct relais_coap_stats cs;
+        relais_coap_server_get_stats(d->coap, &cs);
+        coap = json_pack("{s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                         "requests", (json_int_t)cs.requests, "answered", "2.04",
+                         (json_int_t)cs.answered[0], "4.00", (json_int_t)cs.answered[1], "4.01",
+                         (json_int_t)cs.answered[2], "4.03", (json_int_t)cs.answered[3],
+                         "4.xx other", (json_int_t)cs.answered[4], "5.03",
+                         (json_int_t)cs.answered[5], "continues", (json_int_t)cs.continues,
+                         "rate_limited", (json_int_t)cs.rate_limited, "handshakes_refused",
+                         (json_int_t)cs.handshakes_refused, "forbidden", (json_int_t)cs.forbidden,
+                         "sessions", (json_int_t)cs.sessions, "sessions_total",
+                         (json_int_t)cs.sessions_total, "lost_answers",
+                         (json_int_t)cs.lost_answers, "transfers", (json_int_t)cs.transfers);
+    }
+    json_t *devices = json_pack("{s:I, s:I}", "active",
+                                (json_int_t)relais_registry_count(d->registry, true), "known",
+                                (json_int_t)relais_registry_count(d->registry, false));
+    return json_pack("{s:s, s:s, s:i, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:{s:I, s:I}}", "version",
                      RELAIS_VERSION, "gateway", d->cfg.gateway_id, "pid", (int)getpid(),
                      "uptime_s", (json_int_t)uptime, "started_ms", (json_int_t)d->started_wall_ms,
-                     "local", local, "ingest", ingest_json(d->ingest), "store", store, "config",
+                     "local", local, "coap", coap, "devices", devices, "ingest",
+                     ingest_json(d->ingest), "store", store, "config",
                      "reloads", (json_int_t)d->reloads, "reload_failures",
                      (json_int_t)d->reload_failures);
+}
+
+static int device_json(const struct relais_device *dev, void *ud)
+{
+    json_t *arr = ud;
+    json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:I, s:b}", "id", dev->id, "kind",
+                                         dev->kind, "patient", dev->patient, "created_ms",
+                                         (json_int_t)dev->created_ms, "revoked_ms",
+                                         (json_int_t)dev->revoked_ms, "active", !dev->revoked_ms));
+    return 0;
+}
+
+/* "device-add ID KIND [PATIENT]": answers the credentials the device needs. */
+static json_t *device_add(struct daemon *d, const char *args)
+{
+    char id[64] = "", kind[32] = "", patient[64] = "";
+    if (sscanf(args, "%63s %31s %63s", id, kind, patient) < 2)
+        return json_pack("{s:s}", "error", "usage: device-add ID KIND [PATIENT]");
+    struct relais_device dev;
+    relais_ingest_flush(d->ingest); /* the registry commits on its own */
+    int64_t now = relais_clock_wall_ms(relais_loop_clock(d->loop));
+    int rc = relais_registry_add(d->registry, id, kind, patient, now, &dev);
+    if (rc == RELAIS_EEXIST)
+        return json_pack("{s:s}", "error", "this device exists: remove it first");
+    if (rc == RELAIS_EINVAL)
+        return json_pack("{s:s}", "error",
+                         "bad id ([a-z0-9][a-z0-9-]{0,31}), kind or patient pseudonym");
+    if (rc)
+        return json_pack("{s:s}", "error", relais_strerror(rc));
+    char psk[RELAIS_PSK_LEN + 1];
+    memcpy(psk, dev.psk, RELAIS_PSK_LEN);
+    psk[RELAIS_PSK_LEN] = '\0';
+    json_t *a = json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", dev.id, "kind", dev.kind, "patient",
+                          dev.patient, "psk_identity", dev.id, "psk", psk);
+    relais_zeroize(psk, sizeof psk);
+    relais_zeroize(&dev, sizeof dev);
+    return a;
+}
+
+static json_t *device_remove(struct daemon *d, const char *args)
+{
+    char id[64] = "";
+    if (sscanf(args, "%63s", id) != 1)
+        return json_pack("{s:s}", "error", "usage: device-remove ID");
+    relais_ingest_flush(d->ingest);
+    int rc = relais_registry_remove(d->registry, id,
+                                    relais_clock_wall_ms(relais_loop_clock(d->loop)));
+    if (rc == RELAIS_ENOTFOUND)
+        return json_pack("{s:s}", "error", "no active device of that id");
+    if (rc)
+        return json_pack("{s:s}", "error", relais_strerror(rc));
+    return json_pack("{s:s}", "removed", id);
+}
+
+static void device_removed(void *ud, const char *id)
+{
+    struct daemon *d = ud;
+    if (d->coap)
+        relais_coap_server_close_device(d->coap, id);
 }
 
 static int control_cb(void *ud, const char *cmd, const char *args, char **out)
 {
     struct daemon *d = ud;
     json_t *answer = NULL;
-    (void)args;
     if (strcmp(cmd, "status") == 0)
         answer = status_json(d);
-    else if (strcmp(cmd, "ping") == 0)
+    else if (strcmp(cmd, "device-add") == 0)
+        answer = device_add(d, args);
+    else if (strcmp(cmd, "device-remove") == 0)
+        answer = device_remove(d, args);
+    else if (strcmp(cmd, "devices") == 0) {
+        answer = json_array();
+        relais_store_foreach_device(d->store, device_json, answer);
+    } else if (strcmp(cmd, "ping") == 0)
         answer = json_pack("{s:b}", "pong", 1);
     else
         answer = json_pack("{s:s}", "error", "unknown command");
@@ -256,8 +350,10 @@ static void teardown(struct daemon *d)
         relais_ingest_flush(d->ingest);
     if (d->mqtt)
         relais_mqtt_ingest_shutdown(d->mqtt, 2000);
+    relais_coap_server_destroy(d->coap);
     relais_ingest_destroy(d->ingest);
     relais_mqtt_ingest_destroy(d->mqtt);
+    relais_registry_destroy(d->registry);
     relais_control_close(d->control);
     if (d->signal_io.active) {
         int fd = d->signal_io.fd;
@@ -316,6 +412,15 @@ int relais_daemon_run(const char *config_path, struct relais_config *cfg, int lo
     local_opts(&d, &lo);
     if ((rc = relais_mqtt_ingest_create(&d.mqtt, d.loop, d.ingest, &lo)))
         goto out;
+    if ((rc = relais_registry_create(&d.registry, d.store)))
+        goto out;
+    relais_registry_set_removed_cb(d.registry, device_removed, &d);
+    if (d.cfg.coap_dtls_port || (d.cfg.coap_allow_plain && d.cfg.coap_port)) {
+        struct relais_coap_opts co;
+        coap_opts(&d.cfg, &co);
+        if ((rc = relais_coap_server_create(&d.coap, d.loop, d.ingest, d.registry, &co)))
+            goto out;
+    }
 
     d.started_wall_ms = relais_clock_wall_ms(relais_loop_clock(d.loop));
     d.started_mono_ms = relais_loop_now_ms(d.loop);

@@ -51,7 +51,7 @@ static void ingest_hook_cb(struct relais_hook *h)
 {
     struct relais_ingest *ing =
         (struct relais_ingest *)((char *)h - offsetof(struct relais_ingest, hook));
-    if (ing->npending)
+    if (ing->npending || relais_store_in_transaction(ing->store))
         relais_ingest_flush(ing);
 }
 
@@ -59,7 +59,7 @@ static void ingest_window_cb(struct relais_timer *t)
 {
     struct relais_ingest *ing =
         (struct relais_ingest *)((char *)t - offsetof(struct relais_ingest, window_timer));
-    if (ing->npending)
+    if (ing->npending || relais_store_in_transaction(ing->store))
         relais_ingest_flush(ing);
 }
 
@@ -170,8 +170,6 @@ static void batch_fail(struct relais_ingest *ing, const char *why)
 void relais_ingest_flush(struct relais_ingest *ing)
 {
     relais_loop_timer_cancel(ing->loop, &ing->window_timer);
-    if (ing->npending == 0)
-        return;
     if (relais_store_in_transaction(ing->store)) {
         int rc = relais_store_commit(ing->store);
         if (rc != RELAIS_OK) {
@@ -182,6 +180,8 @@ void relais_ingest_flush(struct relais_ingest *ing)
             ing->counters.commits++;
         }
     }
+    if (ing->npending == 0)
+        return;
     if (ing->npending > ing->counters.batch_max)
         ing->counters.batch_max = ing->npending;
     struct relais_ingest_counters *c = &ing->counters;
@@ -337,6 +337,25 @@ out:
     return RELAIS_OK;
 }
 
+int relais_ingest_audit(struct relais_ingest *ing, const char *kind, const char *subject,
+                        const char *detail)
+{
+    int64_t now_ms = relais_clock_wall_ms(relais_loop_clock(ing->loop));
+    int rc = ensure_txn(ing);
+    if (rc == RELAIS_OK)
+        rc = relais_store_audit(ing->store, now_ms, kind, subject, detail);
+    if (rc != RELAIS_OK) {
+        log_error("ingest", "cannot audit %s %s: %s", kind, subject, relais_strerror(rc));
+        if (ing->npending)
+            batch_fail(ing, "store_unavailable: the store cannot write");
+        else
+            relais_store_rollback(ing->store);
+        return rc;
+    }
+    /* the end-of-turn hook commits it, with the batch if there is one */
+    return RELAIS_OK;
+}
+
 void relais_ingest_unroutable(struct relais_ingest *ing, enum relais_transport transport,
                               const char *what, size_t len)
 {
@@ -363,10 +382,5 @@ void relais_ingest_unroutable(struct relais_ingest *ing, enum relais_transport t
             relais_store_rollback(ing->store);
         return;
     }
-    /* with a batch open, the record commits with it; alone, commit it now */
-    if (ing->npending == 0) {
-        int rc = relais_store_commit(ing->store);
-        if (rc)
-            log_error("ingest", "cannot commit an unroutable record: %s", relais_strerror(rc));
-    }
+    /* the end-of-turn hook commits the record, with the batch if there is one */
 }

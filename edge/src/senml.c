@@ -534,6 +534,8 @@ int relais_senml_decode(struct relais_pack *pack, enum relais_senml_format forma
     if (len > RELAIS_SENML_MAX_BYTES)
         return senml__fail(&c, RELAIS_REJECT_TOO_LARGE, "pack of %zu bytes exceeds %d", len,
                            RELAIS_SENML_MAX_BYTES);
+    if (len == 0)
+        return senml__fail(&c, RELAIS_REJECT_EMPTY, "the body is empty");
     int rc = format == RELAIS_SENML_CBOR ? senml__decode_cbor(&c, body, len)
                                          : senml__decode_json(&c, body, len);
     if (rc == RELAIS_OK)

@@ -74,6 +74,8 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "  created_ms INTEGER NOT NULL,"
     "  revoked_ms INTEGER);"
     "CREATE INDEX packs_received ON packs(received_ms);",
+    /* 3: each device's DTLS pre-shared key (CoAP ingest) */
+    "ALTER TABLE devices ADD COLUMN psk BLOB;",
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
@@ -334,6 +336,7 @@ static int load_audit_head(struct relais_store *st)
 }
 
 static int refresh_quota(struct relais_store *st);
+static int load_audit_head(struct relais_store *st);
 
 static int open_once(struct relais_store *st)
 {
@@ -464,8 +467,13 @@ int relais_store_begin(struct relais_store *st)
     if (st->in_txn)
         return RELAIS_OK;
     int rc = step_done(st, ST_BEGIN, "BEGIN");
-    if (rc == RELAIS_OK)
-        st->in_txn = true;
+    if (rc != RELAIS_OK)
+        return rc;
+    st->in_txn = true;
+    /* another connection (relaisctl) may have appended to the audit trail
+     * since: read its head again, now that the write lock is held */
+    if ((rc = load_audit_head(st)))
+        relais_store_rollback(st);
     return rc;
 }
 

@@ -439,3 +439,182 @@ const struct relais_wire_metric *relais_wire_metric_at(size_t i)
 {
     return i < sizeof metrics / sizeof metrics[0] ? &metrics[i] : NULL;
 }
+
+/* ---- the ack in CBOR ---- */
+
+static void cbor_put_head(uint8_t *buf, size_t cap, size_t *off, unsigned major, uint64_t v)
+{
+    uint8_t tmp[9];
+    size_t n;
+    uint8_t mt = (uint8_t)(major << 5);
+    if (v < 24) {
+        tmp[0] = (uint8_t)(mt | v);
+        n = 1;
+    } else if (v <= 0xff) {
+        tmp[0] = mt | 24;
+        tmp[1] = (uint8_t)v;
+        n = 2;
+    } else if (v <= 0xffff) {
+        tmp[0] = mt | 25;
+        tmp[1] = (uint8_t)(v >> 8);
+        tmp[2] = (uint8_t)v;
+        n = 3;
+    } else if (v <= 0xffffffffu) {
+        tmp[0] = mt | 26;
+        for (int i = 0; i < 4; i++)
+            tmp[1 + i] = (uint8_t)(v >> (24 - 8 * i));
+        n = 5;
+    } else {
+        tmp[0] = mt | 27;
+        for (int i = 0; i < 8; i++)
+            tmp[1 + i] = (uint8_t)(v >> (56 - 8 * i));
+        n = 9;
+    }
+    put((char *)buf, cap, off, (const char *)tmp, n);
+}
+
+static void cbor_put_text(uint8_t *buf, size_t cap, size_t *off, const char *s, size_t n)
+{
+    cbor_put_head(buf, cap, off, 3, n);
+    put((char *)buf, cap, off, s, n);
+}
+
+int relais_wire_ack_format_cbor(uint8_t *buf, size_t cap, const struct relais_wire_ack *ack)
+{
+    size_t off = 0;
+    if ((unsigned)ack->status > RELAIS_WIRE_ACK_BUSY)
+        return -1;
+    bool with_error = (ack->status == RELAIS_WIRE_ACK_REJECTED ||
+                       ack->status == RELAIS_WIRE_ACK_BUSY) && ack->error[0];
+    bool with_retry = ack->status == RELAIS_WIRE_ACK_BUSY && ack->retry_s;
+    cbor_put_head(buf, cap, &off, 5, 3u + with_error + with_retry);
+    cbor_put_text(buf, cap, &off, "seq", 3);
+    cbor_put_head(buf, cap, &off, 0, ack->seq);
+    cbor_put_text(buf, cap, &off, "status", 6);
+    const char *st = ack_names[ack->status];
+    cbor_put_text(buf, cap, &off, st, strlen(st));
+    cbor_put_text(buf, cap, &off, "records", 7);
+    cbor_put_head(buf, cap, &off, 0, ack->records);
+    if (with_error) {
+        /* as in JSON: ASCII only, cut at RELAIS_WIRE_ACK_ERROR_MAX */
+        char e[RELAIS_WIRE_ACK_ERROR_MAX];
+        size_t n = 0;
+        for (; n < sizeof e && ack->error[n]; n++) {
+            unsigned char c = (unsigned char)ack->error[n];
+            e[n] = c >= 0x80 ? '?' : (char)c;
+        }
+        cbor_put_text(buf, cap, &off, "error", 5);
+        cbor_put_text(buf, cap, &off, e, n);
+    }
+    if (with_retry) {
+        cbor_put_text(buf, cap, &off, "retry_s", 7);
+        cbor_put_head(buf, cap, &off, 0, ack->retry_s);
+    }
+    /* put() copies only while one byte stays free (for the NUL of text) */
+    return off < cap ? (int)off : -1;
+}
+
+/* One CBOR head: major type and argument (no indefinite lengths). */
+static bool cbor_get_head(const uint8_t **p, const uint8_t *end, unsigned *major, uint64_t *v)
+{
+    if (*p >= end)
+        return false;
+    uint8_t ib = *(*p)++;
+    unsigned ai = ib & 31u;
+    *major = ib >> 5;
+    if (ai < 24) {
+        *v = ai;
+        return true;
+    }
+    if (ai > 27)
+        return false;
+    size_t n = (size_t)1 << (ai - 24);
+    if ((size_t)(end - *p) < n)
+        return false;
+    uint64_t x = 0;
+    for (size_t i = 0; i < n; i++)
+        x = (x << 8) | *(*p)++;
+    *v = x;
+    return true;
+}
+
+static bool cbor_get_text(const uint8_t **p, const uint8_t *end, const char **s, size_t *n)
+{
+    unsigned major;
+    uint64_t len;
+    if (!cbor_get_head(p, end, &major, &len) || major != 3 || len > (uint64_t)(end - *p))
+        return false;
+    *s = (const char *)*p;
+    *n = (size_t)len;
+    *p += len;
+    return true;
+}
+
+int relais_wire_ack_parse_cbor(const uint8_t *buf, size_t len, struct relais_wire_ack *out)
+{
+    const uint8_t *p = buf, *end = buf + len;
+    unsigned major;
+    uint64_t npairs, v;
+    bool have_seq = false, have_status = false;
+    memset(out, 0, sizeof *out);
+    if (!cbor_get_head(&p, end, &major, &npairs) || major != 5 || npairs > 16)
+        return -1;
+    for (uint64_t i = 0; i < npairs; i++) {
+        const char *k, *s;
+        size_t kn, sn;
+        if (!cbor_get_text(&p, end, &k, &kn))
+            return -1;
+        if (kn == 6 && memcmp(k, "status", 6) == 0) {
+            if (!cbor_get_text(&p, end, &s, &sn))
+                return -1;
+            size_t j;
+            for (j = 0; j < sizeof ack_names / sizeof ack_names[0]; j++)
+                if (strlen(ack_names[j]) == sn && memcmp(ack_names[j], s, sn) == 0)
+                    break;
+            if (j == sizeof ack_names / sizeof ack_names[0])
+                return -1;
+            out->status = (enum relais_wire_ack_status)j;
+            have_status = true;
+        } else if (kn == 5 && memcmp(k, "error", 5) == 0) {
+            if (!cbor_get_text(&p, end, &s, &sn))
+                return -1;
+            size_t n = sn < RELAIS_WIRE_ACK_ERROR_MAX ? sn : RELAIS_WIRE_ACK_ERROR_MAX;
+            memcpy(out->error, s, n);
+            out->error[n] = '\0';
+        } else {
+            const uint8_t *save = p;
+            bool number = (kn == 3 && memcmp(k, "seq", 3) == 0) ||
+                          (kn == 7 && memcmp(k, "records", 7) == 0) ||
+                          (kn == 7 && memcmp(k, "retry_s", 7) == 0);
+            if (!cbor_get_head(&p, end, &major, &v))
+                return -1;
+            if (major == 3 && !number) { /* an unknown text member: skip it */
+                p = save;
+                if (!cbor_get_text(&p, end, &s, &sn))
+                    return -1;
+                continue;
+            }
+            if (major == 1 && !number) /* an unknown negative integer member */
+                continue;
+            if (major != 0)
+                return -1;
+            if (kn == 3 && memcmp(k, "seq", 3) == 0) {
+                if (v > RELAIS_WIRE_SEQ_MAX)
+                    return -1;
+                out->seq = v;
+                have_seq = true;
+            } else if (kn == 7 && memcmp(k, "records", 7) == 0) {
+                if (v > UINT32_MAX)
+                    return -1;
+                out->records = (uint32_t)v;
+            } else if (kn == 7 && memcmp(k, "retry_s", 7) == 0) {
+                if (v > UINT32_MAX)
+                    return -1;
+                out->retry_s = (uint32_t)v;
+            }
+        }
+    }
+    if (p != end || !have_seq || !have_status)
+        return -1;
+    return 0;
+}

@@ -42,18 +42,18 @@ rl_cleanup() {
             tail -n 40 "$f"
         done
     fi
-    rm -rf "$T"
+    if [ "${RL_KEEP:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
     exit "$rc"
 }
 trap rl_cleanup EXIT
 
-# A random free TCP port on 127.0.0.1 (checked against /proc/net/tcp*).
+# A random port free for TCP and UDP on 127.0.0.1 (checked against /proc/net/{tcp,udp}*).
 rl_free_port() {
     local p hex
     for _ in $(seq 100); do
         p=$((20000 + RANDOM % 40000))
         hex=$(printf ':%04X ' "$p")
-        if ! grep -qi "$hex" /proc/net/tcp /proc/net/tcp6 2>/dev/null; then
+        if ! grep -qi "$hex" /proc/net/tcp /proc/net/tcp6 /proc/net/udp /proc/net/udp6 2>/dev/null; then
             echo "$p"
             return 0
         fi
@@ -118,33 +118,36 @@ rl_broker_stop() {
     wait "$BROKER_PID" 2>/dev/null || true
 }
 
-# Writes $T/relaisd.conf; extra "section.key=value" arguments are added.
+# Writes $T/relaisd.conf; "section.key=value" arguments add keys or override
+# the defaults below.
 rl_relaisd_conf() {
     local pwfile="$T/relaisd.pw"
     printf '%s\n' "${RL_PW[relaisd]}" >"$pwfile"
     chmod 600 "$pwfile"
+    local -A kv=(
+        [gateway.id]="${RL_GATEWAY_ID:-gw-test}"
+        [gateway.data_dir]="$T/data"
+        [gateway.log_level]="${RL_LOG_LEVEL:-info}"
+        [local.port]="$BROKER_PORT"
+        [local.username]=relaisd
+        [local.password_file]="$pwfile"
+        [local.reconnect_min_ms]=50
+        [local.reconnect_max_ms]=500
+        [coap.port]=0
+        [coap.dtls_port]=0
+    )
+    local arg
+    for arg in "$@"; do
+        kv[${arg%%=*}]=${arg#*=}
+    done
+    local section key
     {
-        echo "[gateway]"
-        echo "id = ${RL_GATEWAY_ID:-gw-test}"
-        echo "data_dir = $T/data"
-        echo "log_level = ${RL_LOG_LEVEL:-info}"
-        echo "[local]"
-        echo "port = $BROKER_PORT"
-        echo "username = relaisd"
-        echo "password_file = $pwfile"
-        echo "reconnect_min_ms = 50"
-        echo "reconnect_max_ms = 500"
-        echo "[coap]"
-        echo "port = 0"
-        echo "dtls_port = 0"
-        local kv section key value
-        for kv in "$@"; do
-            section=${kv%%.*}
-            key=${kv#*.}
-            key=${key%%=*}
-            value=${kv#*=}
-            echo "[$section]"
-            echo "$key = $value"
+        for section in gateway local coap upstream store careplan control; do
+            local first=1
+            for key in $(printf '%s\n' "${!kv[@]}" | grep "^$section\." | sort); do
+                [ $first = 1 ] && echo "[$section]" && first=0
+                echo "${key#*.} = ${kv[$key]}"
+            done
         done
     } >"$T/relaisd.conf"
 }
@@ -159,23 +162,11 @@ rl_ctl() {
     fi
 }
 
-rl_status_field() { # JQ-LIKE PATH: section.key from `relaisctl status --json`
+# A field of `relaisctl status --json`, e.g. local.connected, coap.sessions.
+rl_status_field() {
     local json
     json=$(rl_ctl --json status 2>/dev/null) || return 1
-    printf '%s' "$json" | rl_json_get "$1"
-}
-
-# Minimal JSON field getter for relaisctl's compact output: "a.b" -> value.
-rl_json_get() {
-    local path=$1 json
-    json=$(cat)
-    local obj=${path%%.*} key=${path#*.}
-    if [ "$obj" != "$path" ]; then
-        json=$(printf '%s' "$json" | sed -n "s/.*\"$obj\":{\([^}]*\)}.*/\1/p")
-    else
-        key=$path
-    fi
-    printf '%s' "$json" | sed -n "s/.*\"$key\":\(\"[^\"]*\"\|[^,}]*\).*/\1/p" | tr -d '"'
+    jq -r ".$1" <<<"$json"
 }
 
 rl_relaisd_start() { # start relaisd and wait until it is connected to the broker

@@ -624,10 +624,14 @@ static void test_unroutable(void **state)
     struct fixture *f = *state;
     char b[256];
 
-    /* alone: recorded and committed at once, no ack */
+    /* alone: recorded, committed by the end of the turn, no ack */
     relais_ingest_unroutable(f->ing, RELAIS_TRANSPORT_MQTT, "relais/dev/BAD/up/1", 42);
     assert_int_equal(f->nreplies, 0);
+    assert_true(relais_store_in_transaction(f->store));
+    assert_int_equal(reader_int(f, "SELECT count(*) FROM rejects"), 0);
+    turn(f);
     assert_false(relais_store_in_transaction(f->store));
+    assert_int_equal(f->nreplies, 0);
     assert_int_equal(reader_int(f,
                                 "SELECT count(*) FROM rejects WHERE device IS NULL AND seq IS NULL"
                                 " AND reason = 'bad_topic' AND body_len = 42"),

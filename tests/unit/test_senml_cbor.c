@@ -1355,7 +1355,7 @@ static void test_malformed_cbor(void **state)
 
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         REJECT_HEX(bad[i], RELAIS_REJECT_CBOR, "byte ", -1);
-    REJECT_HEX("", RELAIS_REJECT_CBOR, "empty", -1);
+    REJECT_HEX("", RELAIS_REJECT_EMPTY, "the body is empty", -1);
     REJECT_HEX("81 a2 00 61 78 02 1c", RELAIS_REJECT_CBOR, "byte 6:", -1);
     /* even with a valid prefix, nothing is kept */
     REJECT_HEX("82 a2 00 61 78 02 01 a1", RELAIS_REJECT_CBOR, NULL, -1);

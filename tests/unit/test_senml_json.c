@@ -1391,7 +1391,7 @@ static void test_malformed_json(void **state)
 
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         REJECT_BIN(bad[i], strlen(bad[i]), RELAIS_REJECT_JSON, "line 1", -1);
-    REJECT_BIN("", 0, RELAIS_REJECT_JSON, NULL, -1);
+    REJECT_BIN("", 0, RELAIS_REJECT_EMPTY, "the body is empty", -1);
     REJECT_BIN("[{\"n\":\"x\",\n\"v\":}]", 17, RELAIS_REJECT_JSON, "line 2", -1);
     /* a trailing NUL byte is a byte too many */
     REJECT_BIN("[{\"n\":\"x\",\"v\":1}]", 18, RELAIS_REJECT_JSON, NULL, -1);

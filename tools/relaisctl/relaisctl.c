@@ -7,7 +7,9 @@
  */
 #include "relais/config.h"
 #include "relais/control.h"
+#include "relais/crypto.h"
 #include "relais/error.h"
+#include "relais/registry.h"
 #include "relais/store.h"
 #include "relais/version.h"
 
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2, EXIT_NOT_RUNNING = 3 };
@@ -36,6 +39,8 @@ static const struct cli_option cli_options[] = {
     {"device", 'D', "ID", "only this device"},
     {"metric", 'm', "NAME", "only this metric (readings)"},
     {"flagged", 'f', NULL, "only packs flagged for a reused seq (packs)"},
+    {"kind", 'k', "KIND", "device kind: pillbox, vitals, tablet, thermometer, oximeter, bp-cuff, scale (device add)"},
+    {"patient", 'p', "PSEUDONYM", "the patient the device is bound to (device add)"},
     {"limit", 'n', "N", "the newest N rows (default 50; 0 for all)"},
     {"json", 'j', NULL, "print JSON"},
     {"version", 'V', NULL, "print the version and exit"},
@@ -50,11 +55,14 @@ static const struct {
     {"readings", "stored readings, oldest first (--device, --metric, --limit)"},
     {"packs", "stored packs with their seq and flags (--device, --flagged, --limit)"},
     {"rejects", "rejected inputs with their reason (--device, --limit)"},
+    {"devices", "the device registry: id, kind, patient, active or removed"},
+    {"device add ID", "register a device (--kind, --patient) and print its credentials"},
+    {"device remove ID", "revoke a device: its key is erased and its sessions closed"},
     {NULL, NULL},
 };
 
 struct opts {
-    const char *config, *socket, *db, *device, *metric;
+    const char *config, *socket, *db, *device, *metric, *kind, *patient;
     bool flagged, json;
     long limit;
 };
@@ -63,7 +71,7 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: relaisctl [OPTIONS] COMMAND\n\ncommands:\n");
     for (int i = 0; commands[i].name; i++)
-        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
+        fprintf(out, "  %-18s %s\n", commands[i].name, commands[i].help);
     fprintf(out, "\noptions:\n");
     for (const struct cli_option *o = cli_options; o->lng; o++) {
         char left[40];
@@ -332,6 +340,207 @@ static int cmd_walk(const struct opts *o, const char *db, const char *cmd)
     return EXIT_OK;
 }
 
+/* ---- the device registry ----
+ * Through the running relaisd when there is one (it updates its sessions at
+ * once), else directly in the store. */
+
+static int ask(const char *sock, const char *request, json_t **answer)
+{
+    char *text = NULL;
+    *answer = NULL;
+    int rc = relais_control_request(sock, request, &text, 10000);
+    if (rc != RELAIS_OK)
+        return rc;
+    json_error_t jerr;
+    *answer = json_loads(text, JSON_DECODE_ANY, &jerr);
+    relais_zeroize(text, strlen(text));
+    free(text);
+    return *answer ? RELAIS_OK : RELAIS_EPROTO;
+}
+
+static int open_rw(const char *db, struct relais_store **st, struct relais_registry **reg)
+{
+    umask(077);
+    int rc = relais_store_open(st, db, NULL);
+    if (rc) {
+        fprintf(stderr, "relaisctl: cannot open the store %s: %s\n", db, relais_strerror(rc));
+        return EXIT_ERROR;
+    }
+    rc = relais_registry_create(reg, *st);
+    if (rc) {
+        fprintf(stderr, "relaisctl: cannot read the registry: %s\n", relais_strerror(rc));
+        relais_store_close(*st);
+        return EXIT_ERROR;
+    }
+    return EXIT_OK;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void print_credentials(const struct opts *o, const char *id, const char *kind,
+                              const char *patient, const char *psk)
+{
+    if (o->json) {
+        json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", id, "kind", kind, "patient",
+                              patient, "psk_identity", id, "psk", psk);
+        json_dumpf(j, stdout, JSON_INDENT(1));
+        printf("\n");
+        json_decref(j);
+        return;
+    }
+    printf("device %s added (kind %s%s%s)\n", id, kind, patient[0] ? ", patient " : "", patient);
+    printf("  MQTT user name / DTLS-PSK identity: %s\n", id);
+    printf("  DTLS-PSK key: %s\n", psk);
+    printf("Give the key to the device only; relais does not show it again.\n");
+}
+
+static int cmd_device_add(const struct opts *o, const char *sock, const char *db, const char *id)
+{
+    if (!o->kind) {
+        fprintf(stderr, "relaisctl: device add needs --kind KIND\n");
+        return EXIT_USAGE;
+    }
+    const char *patient = o->patient ? o->patient : "";
+    char request[256];
+    snprintf(request, sizeof request, "device-add %s %s %s", id, o->kind, patient);
+    json_t *a;
+    int rc = ask(sock, request, &a);
+    if (rc == RELAIS_OK) {
+        const char *err = json_string_value(json_object_get(a, "error"));
+        if (err) {
+            fprintf(stderr, "relaisctl: device add %s: %s\n", id, err);
+            json_decref(a);
+            return EXIT_ERROR;
+        }
+        print_credentials(o, id, o->kind, patient, json_string_value(json_object_get(a, "psk")));
+        json_decref(a);
+        return EXIT_OK;
+    }
+    if (rc != RELAIS_ECONN) {
+        fprintf(stderr, "relaisctl: %s: %s\n", sock, relais_strerror(rc));
+        return EXIT_ERROR;
+    }
+    /* relaisd is not running: write the registry ourselves */
+    struct relais_store *st;
+    struct relais_registry *reg;
+    if ((rc = open_rw(db, &st, &reg)))
+        return rc;
+    struct relais_device dev;
+    rc = relais_registry_add(reg, id, o->kind, patient, wall_ms(), &dev);
+    if (rc == RELAIS_OK) {
+        char psk[RELAIS_PSK_LEN + 1];
+        memcpy(psk, dev.psk, RELAIS_PSK_LEN);
+        psk[RELAIS_PSK_LEN] = '\0';
+        print_credentials(o, id, o->kind, patient, psk);
+        relais_zeroize(psk, sizeof psk);
+        relais_zeroize(&dev, sizeof dev);
+    } else {
+        fprintf(stderr, "relaisctl: device add %s: %s\n", id,
+                rc == RELAIS_EEXIST   ? "this device exists: remove it first"
+                : rc == RELAIS_EINVAL ? "bad id ([a-z0-9][a-z0-9-]{0,31}), kind or patient"
+                                      : relais_strerror(rc));
+    }
+    relais_registry_destroy(reg);
+    relais_store_close(st);
+    return rc ? EXIT_ERROR : EXIT_OK;
+}
+
+static int cmd_device_remove(const struct opts *o, const char *sock, const char *db,
+                             const char *id)
+{
+    char request[128];
+    (void)o;
+    snprintf(request, sizeof request, "device-remove %s", id);
+    json_t *a;
+    int rc = ask(sock, request, &a);
+    if (rc == RELAIS_OK) {
+        const char *err = json_string_value(json_object_get(a, "error"));
+        if (err)
+            fprintf(stderr, "relaisctl: device remove %s: %s\n", id, err);
+        else
+            printf("device %s removed: its key is erased and its sessions closed\n", id);
+        json_decref(a);
+        return err ? EXIT_ERROR : EXIT_OK;
+    }
+    if (rc != RELAIS_ECONN) {
+        fprintf(stderr, "relaisctl: %s: %s\n", sock, relais_strerror(rc));
+        return EXIT_ERROR;
+    }
+    struct relais_store *st;
+    struct relais_registry *reg;
+    if ((rc = open_rw(db, &st, &reg)))
+        return rc;
+    rc = relais_registry_remove(reg, id, wall_ms());
+    if (rc)
+        fprintf(stderr, "relaisctl: device remove %s: %s\n", id,
+                rc == RELAIS_ENOTFOUND ? "no active device of that id" : relais_strerror(rc));
+    else
+        printf("device %s removed: its key is erased\n", id);
+    relais_registry_destroy(reg);
+    relais_store_close(st);
+    return rc ? EXIT_ERROR : EXIT_OK;
+}
+
+static int print_device(const struct relais_device *d, void *ud)
+{
+    json_t *arr = ud;
+    json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:I, s:b}", "id", d->id, "kind",
+                                         d->kind, "patient", d->patient, "created_ms",
+                                         (json_int_t)d->created_ms, "revoked_ms",
+                                         (json_int_t)d->revoked_ms, "active", !d->revoked_ms));
+    return 0;
+}
+
+static int cmd_devices(const struct opts *o, const char *sock, const char *db)
+{
+    json_t *arr = NULL;
+    int rc = ask(sock, "devices", &arr);
+    if (rc == RELAIS_ECONN) {
+        struct relais_store *st;
+        const struct relais_store_opts so = {.readonly = true};
+        if ((rc = relais_store_open(&st, db, &so))) {
+            fprintf(stderr, "relaisctl: cannot open the store %s: %s\n", db, relais_strerror(rc));
+            return EXIT_ERROR;
+        }
+        arr = json_array();
+        rc = relais_store_foreach_device(st, print_device, arr);
+        relais_store_close(st);
+    }
+    if (rc || !json_is_array(arr)) {
+        fprintf(stderr, "relaisctl: devices: %s\n", relais_strerror(rc ? rc : RELAIS_EPROTO));
+        json_decref(arr);
+        return EXIT_ERROR;
+    }
+    if (o->json) {
+        json_dumpf(arr, stdout, JSON_INDENT(1));
+        printf("\n");
+    } else if (json_array_size(arr) == 0) {
+        printf("(none)\n");
+    } else {
+        printf("%-20s %-12s %-16s %-24s %s\n", "device", "kind", "patient", "added", "state");
+        size_t i;
+        json_t *d;
+        json_array_foreach(arr, i, d)
+        {
+            char t[40];
+            iso_time((double)json_integer_value(json_object_get(d, "created_ms")) / 1000.0, t,
+                     sizeof t);
+            const char *patient = json_string_value(json_object_get(d, "patient"));
+            printf("%-20s %-12s %-16s %-24s %s\n", json_string_value(json_object_get(d, "id")),
+                   json_string_value(json_object_get(d, "kind")),
+                   patient && patient[0] ? patient : "-", t,
+                   json_is_true(json_object_get(d, "active")) ? "active" : "removed");
+        }
+    }
+    json_decref(arr);
+    return EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
     struct opts o = {.limit = 50};
@@ -360,6 +569,8 @@ int main(int argc, char **argv)
         case 'D': o.device = optarg; break;
         case 'm': o.metric = optarg; break;
         case 'f': o.flagged = true; break;
+        case 'k': o.kind = optarg; break;
+        case 'p': o.patient = optarg; break;
         case 'j': o.json = true; break;
         case 'n':
             o.limit = strtol(optarg, &end, 10);
@@ -373,17 +584,20 @@ int main(int argc, char **argv)
         default: usage(stderr); return EXIT_USAGE;
         }
     }
-    if (optind + 1 != argc) {
-        fprintf(stderr, "relaisctl: %s\n", optind == argc ? "no command" : "one command only");
+    if (optind == argc) {
+        fprintf(stderr, "relaisctl: no command\n");
         usage(stderr);
         return EXIT_USAGE;
     }
     const char *cmd = argv[optind];
-    int known = 0;
-    for (int k = 0; commands[k].name; k++)
-        known |= strcmp(cmd, commands[k].name) == 0;
+    bool is_device = strcmp(cmd, "device") == 0;
+    int nargs = argc - optind;
+    int known = is_device && nargs == 3 &&
+                (strcmp(argv[optind + 1], "add") == 0 || strcmp(argv[optind + 1], "remove") == 0);
+    for (int k = 0; commands[k].name && !is_device; k++)
+        known |= nargs == 1 && strcmp(cmd, commands[k].name) == 0;
     if (!known) {
-        fprintf(stderr, "relaisctl: unknown command '%s'\n", cmd);
+        fprintf(stderr, "relaisctl: unknown command or wrong arguments: '%s'\n", cmd);
         usage(stderr);
         return EXIT_USAGE;
     }
@@ -393,5 +607,11 @@ int main(int argc, char **argv)
         return rc;
     if (strcmp(cmd, "status") == 0)
         return cmd_status(&o, sock);
+    if (strcmp(cmd, "devices") == 0)
+        return cmd_devices(&o, sock, db);
+    if (is_device && strcmp(argv[optind + 1], "add") == 0)
+        return cmd_device_add(&o, sock, db, argv[optind + 2]);
+    if (is_device)
+        return cmd_device_remove(&o, sock, db, argv[optind + 2]);
     return cmd_walk(&o, db, cmd);
 }

@@ -39,6 +39,10 @@ struct relais_config {
     uint32_t coap_port;
     uint32_t coap_dtls_port;
     bool coap_allow_plain;
+    uint32_t coap_max_sessions;
+    uint32_t coap_handshake_rate;
+    uint32_t coap_request_rate;
+    uint32_t coap_max_transfers;
     /* [upstream]: the hospital broker */
     char *upstream_host;
     uint32_t upstream_port;

@@ -22,8 +22,15 @@ void relais_sha256_update(struct relais_sha256 *h, const void *data, size_t len)
 void relais_sha256_finish(struct relais_sha256 *h, uint8_t out[RELAIS_SHA256_LEN]);
 void relais_sha256(const void *data, size_t len, uint8_t out[RELAIS_SHA256_LEN]);
 
+/* Cryptographic random bytes from mbedtls's CTR-DRBG, seeded from the
+ * kernel's entropy (getrandom) at first use.  Returns RELAIS_OK or RELAIS_EIO. */
+int relais_random_bytes(void *out, size_t len);
+
 /* Lower-case hex of in[0..len) into out (capacity 2 * len + 1). */
 void relais_hex(const uint8_t *in, size_t len, char *out);
+
+/* Parses exactly 2 * len lower- or upper-case hex digits.  Returns 0 or -1. */
+int relais_unhex(const char *in, uint8_t *out, size_t len);
 
 /* Wipes a secret so that the compiler cannot drop the write. */
 void relais_zeroize(void *p, size_t len);

@@ -85,6 +85,12 @@ int relais_ingest_submit(struct relais_ingest *ing, const struct relais_ingest_i
 void relais_ingest_unroutable(struct relais_ingest *ing, enum relais_transport transport,
                               const char *what, size_t len);
 
+/* Appends an audit record to the open batch (committed with it, at the end
+ * of the turn at the latest).  For events of the ingest path that have no
+ * ack of their own: refused handshakes, forbidden requests. */
+int relais_ingest_audit(struct relais_ingest *ing, const char *kind, const char *subject,
+                        const char *detail);
+
 /* Commits the open batch and sends its acks now. */
 void relais_ingest_flush(struct relais_ingest *ing);
 size_t relais_ingest_pending(const struct relais_ingest *ing);

@@ -89,6 +89,35 @@ int relais_store_put_reject(struct relais_store *st, const struct relais_reject_
 int relais_store_audit(struct relais_store *st, int64_t at_ms, const char *kind,
                        const char *subject, const char *detail);
 
+/* ---- the device registry ---- */
+
+#define RELAIS_DEVICE_KIND_MAX 16
+#define RELAIS_PATIENT_MAX     32
+/* A device's DTLS pre-shared key: 32 characters of the base64url alphabet
+ * (192 random bits), so that it can be typed, printed and configured as text. */
+#define RELAIS_PSK_LEN         32
+
+struct relais_device {
+    char id[RELAIS_WIRE_ID_MAX + 1];
+    char kind[RELAIS_DEVICE_KIND_MAX + 1];
+    char patient[RELAIS_PATIENT_MAX + 1]; /* "" when not bound */
+    uint8_t psk[RELAIS_PSK_LEN];
+    bool has_psk;
+    int64_t created_ms;
+    int64_t revoked_ms; /* 0 while the device is active */
+};
+
+/* Inserts or replaces a device (inside a transaction). */
+int relais_store_device_put(struct relais_store *st, const struct relais_device *d);
+/* RELAIS_OK, or RELAIS_ENOTFOUND.  out holds the key: wipe it after use. */
+int relais_store_device_get(struct relais_store *st, const char *id, struct relais_device *out);
+/* Marks a device revoked and erases its key (inside a transaction).
+ * RELAIS_ENOTFOUND when there is no such device. */
+int relais_store_device_revoke(struct relais_store *st, const char *id, int64_t at_ms);
+/* Every device, ordered by id; d (with its key) is valid during the call. */
+int relais_store_foreach_device(struct relais_store *st,
+                                int (*cb)(const struct relais_device *d, void *ud), void *ud);
+
 /* ---- size and quota ---- */
 
 void relais_store_set_quota(struct relais_store *st, uint64_t quota_bytes);

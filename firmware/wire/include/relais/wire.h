@@ -79,6 +79,22 @@ int relais_wire_ack_format(char *buf, size_t cap, const struct relais_wire_ack *
  * ignored).  Returns 0 or -1. */
 int relais_wire_ack_parse(const char *buf, size_t len, struct relais_wire_ack *out);
 
+/* The same ack as a CBOR map with the same text keys, for devices that speak
+ * CBOR (the CoAP answer to a SenML CBOR pack).  Returns the length written or
+ * -1 when it does not fit in cap - 1 bytes (no NUL is added: the body is
+ * binary; RELAIS_WIRE_ACK_MAX is always enough). */
+int relais_wire_ack_format_cbor(uint8_t *buf, size_t cap, const struct relais_wire_ack *ack);
+/* Strict parse of a CBOR ack (definite-length map, text keys; unknown keys
+ * with an integer or text value ignored).  Returns 0 or -1. */
+int relais_wire_ack_parse_cbor(const uint8_t *buf, size_t len, struct relais_wire_ack *out);
+
+/* ---- CoAP content-formats (RFC 7252 12.3, RFC 8428 12.3) ---- */
+
+#define RELAIS_CF_JSON       50  /* application/json: taken as SenML JSON */
+#define RELAIS_CF_CBOR       60  /* application/cbor: taken as SenML CBOR */
+#define RELAIS_CF_SENML_JSON 110 /* application/senml+json */
+#define RELAIS_CF_SENML_CBOR 112 /* application/senml+cbor */
+
 /* ---- SenML (3.2) ---- */
 
 #define RELAIS_SENML_MAX_RECORDS 1024
