@@ -20,4 +20,12 @@ static int64_t sys_wall_ms(void *ctx)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-const struct relais_clock relais_clock_system = {sys_mono_ms, sys_wall_ms, NULL};
+static uint64_t sys_mono_us(void *ctx)
+{
+    struct timespec ts;
+    (void)ctx;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+const struct relais_clock relais_clock_system = {sys_mono_ms, sys_wall_ms, NULL, sys_mono_us};

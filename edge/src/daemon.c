@@ -87,6 +87,7 @@ static void coap_opts(const struct relais_config *c, struct relais_coap_opts *o)
 static void ingest_opts(const struct relais_config *c, struct relais_ingest_opts *o)
 {
     o->commit_window_ms = c->store_commit_window_ms;
+    o->commit_linger_us = c->store_commit_linger_us;
     o->commit_max_packs = c->store_commit_max_packs;
     o->busy_retry_s = c->store_busy_retry_s;
 }

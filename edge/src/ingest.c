@@ -41,18 +41,70 @@ struct relais_ingest {
     struct pending *pending;
     size_t npending, cap;
     uint64_t batch_start_ms;
+    size_t added_this_turn; /* packs submitted since the last end of turn */
+    /* adaptive linger: how long to wait now, and what the wait brought */
+    uint32_t linger_us;
+    bool lingering;
+    size_t pending_at_linger;
+    unsigned batches_without_linger;
     struct relais_pack pack; /* reused by every decode */
     struct relais_hook hook;
     struct relais_timer window_timer;
     struct relais_ingest_counters counters;
 };
 
+/*
+ * End of a loop turn: commit, or linger.  A turn that brought packs may be
+ * followed by more within commit_linger_us (a CoAP device sends its next
+ * confirmable request as soon as the previous one is acknowledged, one at a
+ * time): waiting that long, never beyond commit_window_ms from the batch's
+ * first pack, lets one commit hold them all.  A turn that brought a burst, or
+ * nothing, commits what is pending at once.
+ */
 static void ingest_hook_cb(struct relais_hook *h)
 {
     struct relais_ingest *ing =
         (struct relais_ingest *)((char *)h - offsetof(struct relais_ingest, hook));
-    if (ing->npending || relais_store_in_transaction(ing->store))
-        relais_ingest_flush(ing);
+    size_t added = ing->added_this_turn;
+    ing->added_this_turn = 0;
+    if (!ing->npending && !relais_store_in_transaction(ing->store))
+        return;
+    /* only a trickle lingers: a turn that read a burst (MQTT under load)
+     * already batches by itself, and waiting would only delay its acks */
+    if (added && added <= 2 && ing->npending && ing->linger_us) {
+        uint64_t now = relais_clock_mono_us(relais_loop_clock(ing->loop));
+        uint64_t deadline = (ing->batch_start_ms + ing->opts.commit_window_ms) * 1000u;
+        if (now < deadline) {
+            uint64_t wait = deadline - now;
+            if (wait > ing->linger_us)
+                wait = ing->linger_us;
+            if (!ing->lingering) {
+                ing->lingering = true;
+                ing->pending_at_linger = ing->npending;
+            }
+            relais_loop_timer_arm_us(ing->loop, &ing->window_timer, wait);
+            return;
+        }
+    }
+    relais_ingest_flush(ing);
+}
+
+/* A linger that brought nothing is halved (a device with one request in
+ * flight must not pay it for every pack); one that brought packs is
+ * restored; after 32 commits without lingering it is tried again. */
+static void linger_learn(struct relais_ingest *ing)
+{
+    if (ing->lingering) {
+        ing->lingering = false;
+        if (ing->npending > ing->pending_at_linger)
+            ing->linger_us = ing->opts.commit_linger_us;
+        else
+            ing->linger_us = ing->linger_us / 2 < 25 ? 0 : ing->linger_us / 2;
+        ing->batches_without_linger = 0;
+    } else if (ing->linger_us == 0 && ++ing->batches_without_linger >= 32) {
+        ing->linger_us = ing->opts.commit_linger_us / 4;
+        ing->batches_without_linger = 0;
+    }
 }
 
 static void ingest_window_cb(struct relais_timer *t)
@@ -77,6 +129,7 @@ int relais_ingest_set_opts(struct relais_ingest *ing, const struct relais_ingest
     }
     ing->opts = *opts;
     ing->opts.commit_max_packs = (uint32_t)want;
+    ing->linger_us = opts->commit_linger_us;
     return RELAIS_OK;
 }
 
@@ -170,6 +223,8 @@ static void batch_fail(struct relais_ingest *ing, const char *why)
 void relais_ingest_flush(struct relais_ingest *ing)
 {
     relais_loop_timer_cancel(ing->loop, &ing->window_timer);
+    if (ing->npending)
+        linger_learn(ing);
     if (relais_store_in_transaction(ing->store)) {
         int rc = relais_store_commit(ing->store);
         if (rc != RELAIS_OK) {
@@ -260,6 +315,7 @@ int relais_ingest_submit(struct relais_ingest *ing, const struct relais_ingest_i
         relais_ingest_flush(ing);
 
     ing->counters.received++;
+    ing->added_this_turn++;
     struct pending *p = pending_add(ing, in, PK_STORED);
     char detail[sizeof p->ack.error];
 

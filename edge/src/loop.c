@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_EVENTS 64
@@ -23,7 +24,7 @@
 struct relais_loop {
     int epfd;
     const struct relais_clock *clock;
-    uint64_t now_ms;
+    uint64_t now_us;
     bool stop;
     struct relais_timer *timers;
     struct relais_timer *due;       /* timers being run by run_timers() */
@@ -46,7 +47,7 @@ int relais_loop_create(struct relais_loop **out, const struct relais_clock *cloc
         return RELAIS_EIO;
     }
     loop->clock = clock ? clock : &relais_clock_system;
-    loop->now_ms = relais_clock_mono_ms(loop->clock);
+    loop->now_us = relais_clock_mono_us(loop->clock);
     *out = loop;
     return RELAIS_OK;
 }
@@ -62,13 +63,13 @@ void relais_loop_destroy(struct relais_loop *loop)
 
 uint64_t relais_loop_now_ms(const struct relais_loop *loop)
 {
-    return loop->now_ms;
+    return loop->now_us / 1000u;
 }
 
 uint64_t relais_loop_update_now(struct relais_loop *loop)
 {
-    loop->now_ms = relais_clock_mono_ms(loop->clock);
-    return loop->now_ms;
+    loop->now_us = relais_clock_mono_us(loop->clock);
+    return loop->now_us / 1000u;
 }
 
 const struct relais_clock *relais_loop_clock(const struct relais_loop *loop)
@@ -150,7 +151,7 @@ void relais_loop_io_remove(struct relais_loop *loop, struct relais_io *io)
 
 void relais_timer_init(struct relais_timer *t, relais_timer_cb cb)
 {
-    t->due_ms = 0;
+    t->due_us = 0;
     t->cb = cb;
     t->next = NULL;
     t->armed = false;
@@ -178,21 +179,31 @@ void relais_loop_timer_cancel(struct relais_loop *loop, struct relais_timer *t)
     t->armed = false;
 }
 
-void relais_loop_timer_arm_at(struct relais_loop *loop, struct relais_timer *t, uint64_t due_ms)
+static void timer_arm_us(struct relais_loop *loop, struct relais_timer *t, uint64_t due_us)
 {
     relais_loop_timer_cancel(loop, t);
-    t->due_ms = due_ms;
+    t->due_us = due_us;
     struct relais_timer **pp = &loop->timers;
-    while (*pp && (*pp)->due_ms <= due_ms)
+    while (*pp && (*pp)->due_us <= due_us)
         pp = &(*pp)->next;
     t->next = *pp;
     *pp = t;
     t->armed = true;
 }
 
+void relais_loop_timer_arm_at(struct relais_loop *loop, struct relais_timer *t, uint64_t due_ms)
+{
+    timer_arm_us(loop, t, due_ms * 1000u);
+}
+
 void relais_loop_timer_arm(struct relais_loop *loop, struct relais_timer *t, uint64_t delay_ms)
 {
-    relais_loop_timer_arm_at(loop, t, loop->now_ms + delay_ms);
+    timer_arm_us(loop, t, loop->now_us + delay_ms * 1000u);
+}
+
+void relais_loop_timer_arm_us(struct relais_loop *loop, struct relais_timer *t, uint64_t delay_us)
+{
+    timer_arm_us(loop, t, loop->now_us + delay_us);
 }
 
 /* ---- hooks ---- */
@@ -227,9 +238,9 @@ static void run_timers(struct relais_loop *loop)
     /* Timers armed by callbacks for "now" run in the next turn, so that a
      * timer re-arming itself with delay 0 cannot starve the fds.  The due
      * timers move to loop->due, where relais_loop_timer_cancel() finds them. */
-    uint64_t now = loop->now_ms;
+    uint64_t now = loop->now_us;
     struct relais_timer **tail = &loop->due;
-    while (loop->timers && loop->timers->due_ms <= now) {
+    while (loop->timers && loop->timers->due_us <= now) {
         struct relais_timer *t = loop->timers;
         loop->timers = t->next;
         t->next = NULL;
@@ -245,18 +256,35 @@ static void run_timers(struct relais_loop *loop)
     }
 }
 
+/* Waits for events at most wait_us (-1: forever), with epoll_pwait2's
+ * nanosecond timeout where the kernel has it. */
+static int wait_events(struct relais_loop *loop, int64_t wait_us)
+{
+    static bool no_pwait2;
+    if (!no_pwait2) {
+        struct timespec ts = {(time_t)(wait_us / 1000000), (long)(wait_us % 1000000) * 1000};
+        int n = epoll_pwait2(loop->epfd, loop->events, MAX_EVENTS, wait_us < 0 ? NULL : &ts, NULL);
+        if (n >= 0 || errno != ENOSYS)
+            return n;
+        no_pwait2 = true;
+    }
+    int ms = wait_us < 0 ? -1 : (int)((wait_us + 999) / 1000);
+    return epoll_wait(loop->epfd, loop->events, MAX_EVENTS, ms);
+}
+
 int relais_loop_run_once(struct relais_loop *loop, int max_wait_ms)
 {
-    int timeout = max_wait_ms;
+    int64_t wait_us = max_wait_ms < 0 ? -1 : (int64_t)max_wait_ms * 1000;
     if (loop->timers) {
-        uint64_t now = relais_loop_update_now(loop);
-        uint64_t wait = loop->timers->due_ms > now ? loop->timers->due_ms - now : 0;
-        if (wait > 60000)
-            wait = 60000;
-        if (timeout < 0 || (uint64_t)timeout > wait)
-            timeout = (int)wait;
+        relais_loop_update_now(loop);
+        uint64_t due = loop->timers->due_us;
+        int64_t until = due > loop->now_us ? (int64_t)(due - loop->now_us) : 0;
+        if (until > 60000000)
+            until = 60000000;
+        if (wait_us < 0 || wait_us > until)
+            wait_us = until;
     }
-    int n = epoll_wait(loop->epfd, loop->events, MAX_EVENTS, timeout);
+    int n = wait_events(loop, wait_us);
     if (n < 0) {
         if (errno == EINTR)
             n = 0;

@@ -38,12 +38,10 @@ RL_PIDS+=($!)
 sleep 0.5
 
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
-seq0=1
-run_relaisd() { # INFLIGHT
+run_relaisd() { # INFLIGHT FIRST-SEQ
     local out
     out=$("$COAP" post --port "$DP" --device bench-1 --psk "$KEY" --count "$N" --inflight "$1" \
-        --start-seq "$seq0")
-    seq0=$((seq0 + N))
+        --start-seq "$2")
     [ "$(field stored <<<" $out")" = "$N" ] || rl_fail "relaisd did not store every pack: $out"
     field rate <<<" $out"
 }
@@ -56,11 +54,13 @@ run_libcoap() { # INFLIGHT
 }
 
 declare -a R1 L1 R8 L8
+seq0=1
 for r in $(seq "$ROUNDS"); do
     L1[$r]=$(run_libcoap 1)
-    R1[$r]=$(run_relaisd 1)
+    R1[$r]=$(run_relaisd 1 "$seq0")
     L8[$r]=$(run_libcoap 8)
-    R8[$r]=$(run_relaisd 8)
+    R8[$r]=$(run_relaisd 8 $((seq0 + N)))
+    seq0=$((seq0 + 2 * N))
     printf 'round %d: 1 in flight: coap-server %s/s, relaisd %s/s; 8 in flight: coap-server %s/s, relaisd %s/s\n' \
         "$r" "${L1[$r]}" "${R1[$r]}" "${L8[$r]}" "${R8[$r]}"
 done

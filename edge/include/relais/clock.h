@@ -13,6 +13,8 @@ struct relais_clock {
     uint64_t (*mono_ms_cb)(void *ctx); /* milliseconds, never goes back */
     int64_t (*wall_ms_cb)(void *ctx);  /* milliseconds since 1970 (UTC), may jump */
     void *ctx;
+    /* optional: microseconds on the same monotonic base (NULL: from mono_ms) */
+    uint64_t (*mono_us_cb)(void *ctx);
 };
 
 /* The system clock (CLOCK_MONOTONIC, CLOCK_REALTIME). */
@@ -21,6 +23,11 @@ extern const struct relais_clock relais_clock_system;
 static inline uint64_t relais_clock_mono_ms(const struct relais_clock *c)
 {
     return c->mono_ms_cb(c->ctx);
+}
+
+static inline uint64_t relais_clock_mono_us(const struct relais_clock *c)
+{
+    return c->mono_us_cb ? c->mono_us_cb(c->ctx) : c->mono_ms_cb(c->ctx) * 1000u;
 }
 
 static inline int64_t relais_clock_wall_ms(const struct relais_clock *c)

@@ -56,6 +56,7 @@ struct relais_config {
     uint32_t store_quota_mb;
     char *store_key_file;
     uint32_t store_commit_window_ms;
+    uint32_t store_commit_linger_us;
     uint32_t store_commit_max_packs;
     uint32_t store_busy_retry_s;
     /* [careplan] */

@@ -9,8 +9,9 @@
  *
  * A pack is acknowledged only after the transaction holding it (or holding
  * the record of its rejection) has committed (DESIGN.md 3.5).  A batch is
- * flushed at the end of each loop turn, when it holds commit_max_packs packs,
- * or when its first pack has waited commit_window_ms.
+ * committed when it holds commit_max_packs packs, when its first pack has
+ * waited commit_window_ms, at the end of a loop turn that brought no pack, or
+ * commit_linger_us after the last turn that did.
  */
 #ifndef RELAIS_INGEST_H
 #define RELAIS_INGEST_H
@@ -28,6 +29,7 @@ struct relais_ingest;
 
 struct relais_ingest_opts {
     uint32_t commit_window_ms;
+    uint32_t commit_linger_us; /* wait this long for more packs after a turn brought some */
     uint32_t commit_max_packs;
     uint32_t busy_retry_s;
 };

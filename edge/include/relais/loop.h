@@ -38,10 +38,11 @@ struct relais_io {
 struct relais_timer;
 typedef void (*relais_timer_cb)(struct relais_timer *t);
 
-/* A one-shot timer on the monotonic clock.  Owned and embedded by the caller;
- * borrowed by the loop while armed. */
+/* A one-shot timer on the monotonic clock (microsecond resolution: the loop
+ * waits with epoll_pwait2).  Owned and embedded by the caller; borrowed by the
+ * loop while armed. */
 struct relais_timer {
-    uint64_t due_ms;
+    uint64_t due_us;
     relais_timer_cb cb;
     struct relais_timer *next;
     bool armed;
@@ -82,8 +83,10 @@ int relais_loop_io_update(struct relais_loop *loop, struct relais_io *io, unsign
 void relais_loop_io_remove(struct relais_loop *loop, struct relais_io *io);
 
 void relais_timer_init(struct relais_timer *t, relais_timer_cb cb);
-/* (Re)arms t to fire delay_ms from the loop's current time. */
+/* (Re)arms t to fire delay_ms (delay_us) from the loop's current time, or at
+ * due_ms on the monotonic clock. */
 void relais_loop_timer_arm(struct relais_loop *loop, struct relais_timer *t, uint64_t delay_ms);
+void relais_loop_timer_arm_us(struct relais_loop *loop, struct relais_timer *t, uint64_t delay_us);
 void relais_loop_timer_arm_at(struct relais_loop *loop, struct relais_timer *t, uint64_t due_ms);
 void relais_loop_timer_cancel(struct relais_loop *loop, struct relais_timer *t);
 
