@@ -26,15 +26,20 @@ RL_GATEWAY_ID=gw-demo
 say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
 
 mkdir -p "$T/broker"
-for u in relaisd vitals-1 pillbox-1 tablet-1; do rl_broker_user "$u"; done
+for u in relaisd vitals-1 tablet-1; do rl_broker_user "$u"; done
 BROKER_PORT=$(rl_free_port)
 rl_broker_start
-rl_relaisd_conf
+COAPS_PORT=$(rl_free_port)
+rl_relaisd_conf coap.dtls_port="$COAPS_PORT" coap.bind=127.0.0.1
 rl_relaisd_start
-say "gateway broker on 127.0.0.1:$BROKER_PORT (broker-config/mosquitto.conf), relaisd $("$RELAISD" --version | cut -d' ' -f2) connected"
+say "gateway broker on 127.0.0.1:$BROKER_PORT (broker-config/mosquitto.conf), relaisd $("$RELAISD" --version | cut -d' ' -f2) connected, CoAP over DTLS on :$COAPS_PORT"
 
-# every device's acks, printed as they arrive
-for d in vitals-1 pillbox-1 tablet-1; do
+say "relaisctl device add pillbox-1 --kind pillbox --patient p-7f3a"
+rl_ctl device add pillbox-1 --kind pillbox --patient p-7f3a | tee "$T/pillbox.txt"
+PILLBOX_KEY=$(sed -n 's/.*DTLS-PSK key: //p' "$T/pillbox.txt")
+
+# every MQTT device's acks, printed as they arrive
+for d in vitals-1 tablet-1; do
     mosquitto_sub -h 127.0.0.1 -p "$BROKER_PORT" -u "$d" -P "${RL_PW[$d]}" -q 1 \
         -t "relais/dev/$d/ack/+" -v -F '  ack  <- %t %p' &
     RL_PIDS+=($!)
@@ -53,7 +58,12 @@ sed "s/\"v\":37.2}/\"v\":37.2,\"bt\":$((now - 600))}/" "$PACKS/vitals-morning.js
 pub vitals-1 101 "$T/p1.json" "SenML JSON: temperature, SpO2, heart rate"
 "$SENML" cbor <"$PACKS/vitals-bp.json" >"$T/p2.cbor"
 pub vitals-1 102 "$T/p2.cbor" "SenML CBOR: blood pressure (diastolic in Pa), weight"
-pub pillbox-1 7 "$PACKS/pillbox-dose.json" "pill box: lid opened, morning dose taken, battery"
+printf '  pack -> coaps://127.0.0.1:%s/dev/pillbox-1/up/7  (pill box over DTLS-PSK: lid, morning dose, battery)\n' "$COAPS_PORT"
+printf '  2.04 <- %s\n' "$(coap-client-openssl -B 5 -u pillbox-1 -k "$PILLBOX_KEY" -m post -t 110 \
+    -f "$PACKS/pillbox-dose.json" "coaps://127.0.0.1:$COAPS_PORT/dev/pillbox-1/up/7" 2>&1)"
+printf '  pack -> coaps://127.0.0.1:%s/dev/pillbox-1/up/8  (the same key, posting as another device)\n' "$COAPS_PORT"
+printf '  %s\n' "$(coap-client-openssl -B 5 -u pillbox-1 -k "$PILLBOX_KEY" -m post -t 110 \
+    -f "$PACKS/pillbox-dose.json" "coaps://127.0.0.1:$COAPS_PORT/dev/vitals-1/up/8" 2>&1)"
 pub tablet-1 3 "$PACKS/tablet-symptoms.json" "patient-reported symptoms (CTCAE grades)"
 pub vitals-1 101 "$T/p1.json" "the same pack again: a resend after a lost ack"
 printf '[{"n":"temp","u":"Cel","v":37.9' >"$T/bad.json"

@@ -174,6 +174,20 @@ static int cmd_status(const struct opts *o, const char *sock)
            json_string_value(json_object_get(local, "client_id")),
            (long long)jint(local, "connects"), (long long)jint(local, "disconnects"),
            (long long)jint(local, "connect_failures"));
+    json_t *coap = json_object_get(st, "coap");
+    if (json_is_object(coap)) {
+        json_t *ans = json_object_get(coap, "answered");
+        printf("coap          %lld requests: 2.04 %lld, 4.00 %lld, 4.01 %lld, 4.03 %lld, other 4.xx %lld, "
+               "5.03 %lld; %lld DTLS sessions, %lld handshakes refused, %lld rate-limited\n",
+               (long long)jint(coap, "requests"), (long long)jint(ans, "2.04"),
+               (long long)jint(ans, "4.00"), (long long)jint(ans, "4.01"),
+               (long long)jint(ans, "4.03"), (long long)jint(ans, "4.xx other"),
+               (long long)jint(ans, "5.03"), (long long)jint(coap, "sessions"),
+               (long long)jint(coap, "handshakes_refused"), (long long)jint(coap, "rate_limited"));
+    }
+    json_t *devs = json_object_get(st, "devices");
+    printf("devices       %lld active, %lld known\n", (long long)jint(devs, "active"),
+           (long long)jint(devs, "known"));
     printf("ingest        received %lld, stored %lld, duplicate %lld, flagged %lld, rejected "
            "%lld, busy %lld, unroutable %lld\n",
            (long long)jint(ing, "received"), (long long)jint(ing, "stored"),
