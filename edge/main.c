@@ -12,7 +12,9 @@
 
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct cli_option {
     const char *lng;
@@ -26,6 +28,7 @@ static const struct cli_option cli_options[] = {
     {"check", 'k', NULL, "validate the configuration and exit: 0 if valid, 1 with FILE:LINE: [section] key: why"},
     {"log-level", 'l', "LEVEL", "override [gateway] log_level (error, warn, notice, info, debug)"},
     {"config-example", 'E', NULL, "print the example configuration generated from the key table"},
+    {"test-clock", 'T', "TIME", "tests only: the rules run on a clock starting at TIME (UTC, YYYY-MM-DDTHH:MM:SSZ or ms since 1970) moved by relaisctl clock"},
     {"version", 'V', NULL, "print the version and exit"},
     {"help", 'h', NULL, "print this help and exit"},
     {NULL, 0, NULL, NULL},
@@ -33,7 +36,7 @@ static const struct cli_option cli_options[] = {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: relaisd -c FILE [--check] [--log-level LEVEL]\n"
+    fprintf(out, "usage: relaisd -c FILE [--check] [--log-level LEVEL] [--test-clock TIME]\n"
                  "       relaisd --version | --config-example | --help\n\n"
                  "relaisd runs in the foreground and logs to stderr (journald when run by\n"
                  "systemd). SIGTERM/SIGINT: commit, acknowledge, exit 0. SIGHUP: reload the\n"
@@ -47,8 +50,30 @@ static void usage(FILE *out)
     fprintf(out, "\nexit codes: 0 ok, 1 configuration or runtime error, 2 usage error\n");
 }
 
+/* "2026-11-23T06:00:00Z" or milliseconds since 1970. */
+static int parse_test_clock(const char *s, int64_t *out)
+{
+    char *end;
+    long long ms = strtoll(s, &end, 10);
+    if (*s && !*end && ms > 0) {
+        *out = ms;
+        return 0;
+    }
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (!end || *end)
+        return -1;
+    time_t t = timegm(&tm);
+    if (t <= 0)
+        return -1;
+    *out = (int64_t)t * 1000;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    int64_t test_clock = 0;
     const char *config_path = NULL;
     const char *level = NULL;
     bool check = false;
@@ -74,6 +99,12 @@ int main(int argc, char **argv)
         case 'c': config_path = optarg; break;
         case 'k': check = true; break;
         case 'l': level = optarg; break;
+        case 'T':
+            if (parse_test_clock(optarg, &test_clock)) {
+                fprintf(stderr, "relaisd: --test-clock: '%s' is not YYYY-MM-DDTHH:MM:SSZ\n", optarg);
+                return 2;
+            }
+            break;
         case 'E': return relais_config_write_example(stdout) == RELAIS_OK ? 0 : 1;
         case 'V': printf("relaisd %s\n", RELAIS_VERSION); return 0;
         case 'h': usage(stdout); return 0;
@@ -103,5 +134,9 @@ int main(int argc, char **argv)
         relais_config_cleanup(&cfg);
         return 0;
     }
-    return relais_daemon_run(config_path, &cfg, level ? (int)override : -1);
+    const struct relais_daemon_opts opts = {
+        .log_level_override = level ? (int)override : -1,
+        .test_clock_ms = test_clock,
+    };
+    return relais_daemon_run(config_path, &cfg, &opts);
 }

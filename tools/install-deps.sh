@@ -13,7 +13,7 @@ libmbedtls-dev
 sqlite3 libsqlite3-dev
 libjansson-dev libcbor-dev libinih-dev
 libcmocka-dev libsystemd-dev
-libfaketime procps jq
+libfaketime procps jq tzdata
 "
 
 missing=""

@@ -100,14 +100,25 @@ const struct relais_config_key relais_config_keys[] = {
     {"careplan", "file", RELAIS_CFG_PATH, "", 0, 0, OFF(careplan_file), RL, NULL,
      "A local care plan (JSON) loaded at start and on SIGHUP; optional."},
 
+    {"rules", "eval_delay_ms", RELAIS_CFG_UINT, "20", 0, 10000, OFF(rules_eval_delay_ms), RL, NULL,
+     "Milliseconds the rules wait after a commit, to judge a burst of packs at once."},
+    {"rules", "tick_max_s", RELAIS_CFG_UINT, "60", 1, 3600, OFF(rules_tick_max_s), RL, NULL,
+     "Longest time between two runs of the rules (clock checks, timers)."},
+    {"rules", "clock_jump_ms", RELAIS_CFG_UINT, "5000", 100, 3600000, OFF(rules_clock_jump_ms), RL,
+     NULL, "A step of the wall clock larger than this is a clock jump: the timers move with it."},
+    {"rules", "clock_check", RELAIS_CFG_BOOL, "true", 0, 0, OFF(rules_clock_check), RL, NULL,
+     "Ask the kernel whether the clock is synchronised (NTP); the clock_not_synced rule."},
+    {"rules", "renotify_max", RELAIS_CFG_UINT, "3", 0, 100, OFF(rules_renotify_max), RL, NULL,
+     "Re-notifications of an unacknowledged MEDIUM or LOW alert (HIGH alerts never stop)."},
+
     {"control", "socket", RELAIS_CFG_PATH, "", 0, 0, OFF(control_socket), 0, NULL,
      "relaisctl's Unix socket (0600); empty means {data_dir}/relaisd.sock."},
 
     {NULL, NULL, 0, NULL, 0, 0, 0, 0, NULL, NULL},
 };
 
-static const char *const sections[] = {"gateway", "local",   "coap",    "upstream",
-                                       "store",   "careplan", "control", NULL};
+static const char *const sections[] = {"gateway", "local",    "coap",  "upstream", "store",
+                                       "careplan", "rules", "control", NULL};
 
 /* ---- values ---- */
 

@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #define MAX_CLIENTS  8
-#define MAX_REQUEST  512
+#define MAX_REQUEST  (RELAIS_CONTROL_MAX_REQUEST + 1)
 #define CLIENT_TO_MS 5000
 
 struct client {
@@ -296,12 +296,19 @@ int relais_control_request(const char *path, const char *request, char **answer,
     }
     memcpy(line, request, rlen);
     line[rlen] = '\n';
-    ssize_t w = send(fd, line, rlen + 1, MSG_NOSIGNAL);
-    free(line);
-    if (w != (ssize_t)(rlen + 1)) {
-        close(fd);
-        return RELAIS_EIO;
+    size_t off = 0;
+    while (off < rlen + 1) {
+        ssize_t w = send(fd, line + off, rlen + 1 - off, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            free(line);
+            close(fd);
+            return RELAIS_EIO;
+        }
+        off += (size_t)w;
     }
+    free(line);
     size_t cap = 4096, len = 0;
     char *buf = malloc(cap);
     int64_t deadline = mono_ms() + timeout_ms;

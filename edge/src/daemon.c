@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* relaisd's wiring and lifecycle (see relais/daemon.h). */
 #include "relais/daemon.h"
+#include "relais/care_report.h"
 #include "relais/coap_server.h"
 #include "relais/control.h"
 #include "relais/crypto.h"
+#include "relais/engine.h"
 #include "relais/error.h"
 #include "relais/fsutil.h"
 #include "relais/ingest.h"
@@ -17,13 +19,30 @@
 #include <errno.h>
 #include <jansson.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/timex.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
+
+/* --test-clock: the rules' clock, moved only by the control socket. */
+struct test_clock {
+    int64_t wall_ms;
+    uint64_t mono_ms;
+    bool unsynced;
+};
+
+/* A command published to a device, waiting for the broker's PUBACK. */
+struct cmd_flight {
+    int mid;
+    int64_t id;
+};
+
+#define MAX_CMD_FLIGHT 64
 
 struct daemon {
     const char *config_path;
@@ -42,6 +61,17 @@ struct daemon {
     uint64_t started_mono_ms;
     uint64_t reloads, reload_failures;
     int log_level_override; /* -1: none */
+    /* the rules */
+    struct relais_engine *engine;
+    struct relais_clock rules_clock;
+    struct test_clock tc;
+    bool test_clock;
+    struct relais_timer rules_timer;
+    uint64_t notifications, rules_failures;
+    bool clock_unsynced;
+    struct cmd_flight flight[MAX_CMD_FLIGHT];
+    size_t nflight;
+    uint64_t commands_sent, commands_expired;
     char client_id[64];
     char socket_path[4096];
     char db_path[4096];
@@ -99,6 +129,255 @@ static void audit_now(struct daemon *d, const char *kind, const char *detail)
     /* with the open batch, committed now */
     if (relais_ingest_audit(d->ingest, kind, d->cfg.gateway_id, detail) == RELAIS_OK)
         relais_ingest_flush(d->ingest);
+}
+
+
+/* ---- the rules ---- */
+
+static uint64_t tc_mono(void *ctx)
+{
+    return ((struct test_clock *)ctx)->mono_ms;
+}
+
+static int64_t tc_wall(void *ctx)
+{
+    return ((struct test_clock *)ctx)->wall_ms;
+}
+
+/* Notifications leave the gateway with the forwarding work (FHIR to the
+ * hospital); until then they are delivered to the log, without values. */
+static int notify_cb(void *ud, const struct relais_alert_event *ev, const struct relais_alert *a)
+{
+    struct daemon *d = ud;
+    d->notifications++;
+    log_notice("alert", "to %s: %s %s %s %s (%s)", ev->team, a->id, a->rule,
+               relais_priority_name((enum relais_priority)ev->priority), ev->event, a->patient);
+    return RELAIS_OK;
+}
+
+static bool flight_has(const struct daemon *d, int64_t id)
+{
+    for (size_t i = 0; i < d->nflight; i++)
+        if (d->flight[i].id == id)
+            return true;
+    return false;
+}
+
+struct cmd_walk {
+    struct daemon *d;
+    int64_t now;
+    int64_t expired[64];
+    size_t nexpired;
+};
+
+static int command_cb(const struct relais_command *c, void *ud)
+{
+    struct cmd_walk *w = ud;
+    struct daemon *d = w->d;
+    if (flight_has(d, c->id))
+        return 0;
+    if (c->expires_ms <= w->now) {
+        if (w->nexpired < sizeof w->expired / sizeof w->expired[0])
+            w->expired[w->nexpired++] = c->id;
+        return 0;
+    }
+    if (d->nflight == MAX_CMD_FLIGHT || !relais_mqtt_link_connected(relais_mqtt_ingest_link(d->mqtt)))
+        return 1; /* the rest waits for PUBACKs or the connection */
+    int mid = 0;
+    if (relais_mqtt_ingest_send_command(d->mqtt, c->device, c->body, &mid) == RELAIS_OK) {
+        d->flight[d->nflight++] = (struct cmd_flight){mid, c->id};
+        log_info("rules", "command %lld to %s: %s", (long long)c->id, c->device, c->body);
+    }
+    return 0;
+}
+
+/* Pending commands go out on the gateway broker; they are marked sent at
+ * the broker's PUBACK, expired ones are marked so.  The store is free. */
+static void commands_dispatch(struct daemon *d)
+{
+    struct cmd_walk w = {.d = d, .now = relais_clock_wall_ms(&d->rules_clock)};
+    relais_store_foreach_pending_command(d->store, command_cb, &w);
+    if (!w.nexpired)
+        return;
+    if (relais_store_begin(d->store))
+        return;
+    int rc = RELAIS_OK;
+    for (size_t i = 0; i < w.nexpired && !rc; i++)
+        rc = relais_store_command_state(d->store, w.expired[i], "expired", w.now);
+    if (!rc)
+        rc = relais_store_commit(d->store);
+    if (rc)
+        relais_store_rollback(d->store);
+    else
+        d->commands_expired += w.nexpired;
+}
+
+static void command_published(void *ud, int mid)
+{
+    struct daemon *d = ud;
+    if (mid < 0) {
+        /* a new connection: what was in flight is sent again */
+        d->nflight = 0;
+        relais_loop_timer_arm(d->loop, &d->rules_timer, 0);
+        return;
+    }
+    for (size_t i = 0; i < d->nflight; i++) {
+        if (d->flight[i].mid != mid)
+            continue;
+        int64_t id = d->flight[i].id;
+        d->flight[i] = d->flight[--d->nflight];
+        /* with the open batch if there is one: the mark is not urgent */
+        if (relais_store_begin(d->store) == RELAIS_OK &&
+            relais_store_command_state(d->store, id, "sent",
+                                       relais_clock_wall_ms(&d->rules_clock)) == RELAIS_OK)
+            d->commands_sent++;
+        return;
+    }
+}
+
+static bool kernel_clock_unsynced(void)
+{
+    struct timex tx;
+    memset(&tx, 0, sizeof tx);
+    int state = adjtimex(&tx);
+    return state == TIME_ERROR || (tx.status & STA_UNSYNC);
+}
+
+static void rules_run(struct daemon *d)
+{
+    relais_ingest_flush(d->ingest); /* commits the open batch: the store is the rules' now */
+    relais_engine_set_condition(d->engine, RELAIS_RULE_STORE_BUSY,
+                                relais_store_over_quota(d->store),
+                                "the store is over its quota: devices are told busy");
+    bool unsynced = d->test_clock ? d->tc.unsynced
+                                  : d->cfg.rules_clock_check && kernel_clock_unsynced();
+    if (unsynced != d->clock_unsynced)
+        log_warn("relaisd", "the system clock is %s", unsynced ? "not synchronised" : "synchronised");
+    d->clock_unsynced = unsynced;
+    relais_engine_set_condition(d->engine, RELAIS_RULE_CLOCK_NOT_SYNCED, unsynced,
+                                "the gateway's clock is not synchronised (NTP)");
+    bool more = false;
+    int rc = relais_engine_run(d->engine, &more);
+    if (rc)
+        d->rules_failures++;
+    unsigned n;
+    for (int i = 0; i < 16; i++)
+        if (relais_engine_deliver(d->engine, notify_cb, d, &n) || n == 0)
+            break;
+    commands_dispatch(d);
+    uint64_t delay = (uint64_t)d->cfg.rules_tick_max_s * 1000;
+    if (more) {
+        delay = 0;
+    } else if (rc) {
+        delay = 1000;
+    } else if (!d->test_clock) {
+        int64_t next = relais_engine_next_due(d->engine);
+        int64_t now = relais_clock_wall_ms(&d->rules_clock);
+        if (next != INT64_MAX && next - now < (int64_t)delay)
+            delay = next <= now ? 0 : (uint64_t)(next - now);
+    }
+    relais_loop_timer_arm(d->loop, &d->rules_timer, delay);
+}
+
+static void rules_timer_cb(struct relais_timer *t)
+{
+    struct daemon *d = (struct daemon *)((char *)t - offsetof(struct daemon, rules_timer));
+    rules_run(d);
+}
+
+/* A group commit stored packs: judge them soon (a burst at once). */
+static void committed(void *ud, size_t stored)
+{
+    struct daemon *d = ud;
+    (void)stored;
+    uint64_t due_us = (relais_loop_now_ms(d->loop) + d->cfg.rules_eval_delay_ms) * 1000;
+    if (!d->rules_timer.armed || d->rules_timer.due_us > due_us)
+        relais_loop_timer_arm(d->loop, &d->rules_timer, d->cfg.rules_eval_delay_ms);
+}
+
+static const char *const plan_status_names[] = {"applied", "unchanged", "rejected"};
+
+/* Offers a plan to the rules (the one path for every source). */
+static json_t *plan_offer(struct daemon *d, const char *json, size_t len, const char *source)
+{
+    struct relais_plan_result res;
+    relais_ingest_flush(d->ingest);
+    int rc = relais_engine_apply_plan(d->engine, json, len, source, &res);
+    if (rc)
+        return json_pack("{s:s}", "error", relais_strerror(rc));
+    json_t *o = json_pack("{s:s, s:I, s:I}", "status", plan_status_names[res.status], "version",
+                          (json_int_t)res.version, "active_version",
+                          (json_int_t)res.active_version);
+    if (res.status == RELAIS_PLAN_REJECTED)
+        json_object_set_new(o, "error", json_string(res.error));
+    rules_run(d);
+    return o;
+}
+
+/* [careplan] file, at start and on SIGHUP. */
+static void careplan_file_load(struct daemon *d)
+{
+    const char *path = d->cfg.careplan_file;
+    if (!path || !path[0])
+        return;
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t len = 0;
+    if (f) {
+        buf = malloc(RELAIS_CAREPLAN_MAX_BYTES + 2);
+        if (buf)
+            len = fread(buf, 1, RELAIS_CAREPLAN_MAX_BYTES + 1, f);
+        if (ferror(f)) {
+            free(buf);
+            buf = NULL;
+        }
+        fclose(f);
+    }
+    char source[300];
+    snprintf(source, sizeof source, "file:%.280s", path);
+    if (!buf) {
+        char why[400];
+        snprintf(why, sizeof why, "%.280s: %s", path, strerror(errno));
+        log_error("relaisd", "care plan file unreadable, the active plan stays: %s", why);
+        audit_now(d, "careplan.unreadable", why);
+        return;
+    }
+    json_t *res = plan_offer(d, buf, len, source);
+    const char *status = json_string_value(json_object_get(res, "status"));
+    if (status && strcmp(status, "rejected") == 0)
+        log_error("relaisd", "care plan %s rejected: %s", path,
+                  json_string_value(json_object_get(res, "error")));
+    json_decref(res);
+    free(buf);
+}
+
+static json_t *rules_json(struct daemon *d)
+{
+    struct relais_engine_stats es;
+    relais_engine_get_stats(d->engine, &es);
+    const struct relais_careplan *p = relais_engine_plan(d->engine);
+    json_t *plan = p ? json_pack("{s:I, s:s, s:s, s:s, s:s}", "version", (json_int_t)p->version,
+                                 "patient", p->patient, "pathway",
+                                 relais_pathway_name(p->pathway), "drug", p->drug, "timezone",
+                                 p->timezone)
+                     : json_null();
+    struct relais_alert_filter f = {.open_only = true};
+    json_t *open = relais_report_alerts(d->store, &f);
+    size_t nopen = open ? json_array_size(open) : 0;
+    json_decref(open);
+    return json_pack("{s:o, s:I, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+                     "s:I, s:I, s:I, s:I, s:I, s:I}",
+                     "plan", plan, "open_alerts", (json_int_t)nopen, "test_clock", d->test_clock,
+                     "clock_unsynced", d->clock_unsynced, "runs", (json_int_t)es.runs, "packs",
+                     (json_int_t)es.packs, "raised", (json_int_t)es.raised, "upgraded",
+                     (json_int_t)es.upgraded, "cleared", (json_int_t)es.cleared, "acknowledged",
+                     (json_int_t)es.acknowledged, "resolved", (json_int_t)es.resolved,
+                     "escalated", (json_int_t)es.escalated, "call15", (json_int_t)es.call15,
+                     "reminders", (json_int_t)es.reminders, "notifications",
+                     (json_int_t)d->notifications, "commands_sent", (json_int_t)d->commands_sent,
+                     "commands_expired", (json_int_t)d->commands_expired, "clock_jumps",
+                     (json_int_t)es.clock_jumps, "plans_rejected", (json_int_t)es.plans_rejected,
+                     "failures", (json_int_t)(es.failures + d->rules_failures));
 }
 
 /* ---- status ---- */
@@ -159,13 +438,13 @@ static json_t *status_json(struct daemon *d)
     json_t *devices = json_pack("{s:I, s:I}", "active",
                                 (json_int_t)relais_registry_count(d->registry, true), "known",
                                 (json_int_t)relais_registry_count(d->registry, false));
-    return json_pack("{s:s, s:s, s:i, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:{s:I, s:I}}", "version",
-                     RELAIS_VERSION, "gateway", d->cfg.gateway_id, "pid", (int)getpid(),
-                     "uptime_s", (json_int_t)uptime, "started_ms", (json_int_t)d->started_wall_ms,
-                     "local", local, "coap", coap, "devices", devices, "ingest",
-                     ingest_json(d->ingest), "store", store, "config",
-                     "reloads", (json_int_t)d->reloads, "reload_failures",
-                     (json_int_t)d->reload_failures);
+    return json_pack("{s:s, s:s, s:i, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:{s:I, s:I}}",
+                     "version", RELAIS_VERSION, "gateway", d->cfg.gateway_id, "pid",
+                     (int)getpid(), "uptime_s", (json_int_t)uptime, "started_ms",
+                     (json_int_t)d->started_wall_ms, "local", local, "coap", coap, "devices",
+                     devices, "ingest", ingest_json(d->ingest), "store", store, "rules",
+                     rules_json(d), "config", "reloads", (json_int_t)d->reloads,
+                     "reload_failures", (json_int_t)d->reload_failures);
 }
 
 static int device_json(const struct relais_device *dev, void *ud)
@@ -227,10 +506,155 @@ static void device_removed(void *ud, const char *id)
         relais_coap_server_close_device(d->coap, id);
 }
 
+/* ---- control: the care commands ---- */
+
+static json_t *error_json(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static json_t *error_json(const char *fmt, ...)
+{
+    char msg[300];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return json_pack("{s:s}", "error", msg);
+}
+
+/* "alert-ack ID WHO", "alert-resolve ID WHO" */
+static json_t *alert_act(struct daemon *d, const char *args, enum relais_alert_action act)
+{
+    char id[80] = "", who[80] = "";
+    if (sscanf(args, "%79s %79s", id, who) != 2)
+        return error_json("usage: %s ID WHO", act == RELAIS_ACT_ACK ? "alert-ack" : "alert-resolve");
+    relais_ingest_flush(d->ingest);
+    struct relais_alert a;
+    char err[200];
+    int rc = relais_engine_act(d->engine, id, act, who, &a, err, sizeof err);
+    if (rc)
+        return error_json("%s", err[0] ? err : relais_strerror(rc));
+    rules_run(d);
+    return relais_report_alert(&a);
+}
+
+/* "clock", "clock-advance MS", "clock-jump MS", "clock-sync on|off" (--test-clock only) */
+static json_t *clock_cmd(struct daemon *d, const char *cmd, const char *args)
+{
+    if (strcmp(cmd, "clock") != 0) {
+        if (!d->test_clock)
+            return error_json("the clock is the system's: relaisd runs without --test-clock");
+        if (strcmp(cmd, "clock-sync") == 0) {
+            if (strcmp(args, "on") != 0 && strcmp(args, "off") != 0)
+                return error_json("usage: clock-sync on|off");
+            d->tc.unsynced = strcmp(args, "off") == 0;
+        } else {
+            char *end;
+            long long ms = strtoll(args, &end, 10);
+            if (!args[0] || *end || ms > INT64_C(400) * 86400000 || ms < -INT64_C(400) * 86400000)
+                return error_json("usage: %s MILLISECONDS", cmd);
+            if (strcmp(cmd, "clock-advance") == 0) {
+                if (ms < 0)
+                    return error_json("the monotonic clock never goes back: use clock-jump");
+                d->tc.mono_ms += (uint64_t)ms;
+                d->tc.wall_ms += ms;
+            } else if (strcmp(cmd, "clock-jump") == 0) {
+                d->tc.wall_ms += ms;
+            } else {
+                return error_json("unknown clock command");
+            }
+            char detail[80];
+            snprintf(detail, sizeof detail, "%s %lld ms", cmd, ms);
+            log_info("relaisd", "test clock: %s", detail);
+        }
+        rules_run(d);
+    }
+    return json_pack("{s:b, s:I, s:I, s:b}", "test_clock", d->test_clock, "wall_ms",
+                     (json_int_t)relais_clock_wall_ms(&d->rules_clock), "mono_ms",
+                     (json_int_t)relais_clock_mono_ms(&d->rules_clock), "synchronised",
+                     !d->clock_unsynced);
+}
+
+static json_t *careplan_json(struct daemon *d)
+{
+    struct relais_stored_plan sp;
+    int rc = relais_store_plan_latest(d->store, &sp);
+    if (rc == RELAIS_ENOTFOUND)
+        return json_pack("{s:n}", "plan");
+    if (rc)
+        return error_json("%s", relais_strerror(rc));
+    json_t *body = json_loads(sp.body, 0, NULL);
+    json_t *o = json_pack("{s:I, s:s, s:s, s:I, s:o}", "version", (json_int_t)sp.version,
+                          "patient", sp.patient, "source", sp.source, "applied_ms",
+                          (json_int_t)sp.applied_ms, "plan", body ? body : json_null());
+    free(sp.body);
+    return o;
+}
+
+static json_t *care_command(struct daemon *d, const char *cmd, const char *args, bool *known)
+{
+    *known = true;
+    if (strcmp(cmd, "alerts") == 0) {
+        /* "alerts" (open), "alerts all [N]" */
+        char which[8] = "";
+        long long n = 0;
+        sscanf(args, "%7s %lld", which, &n);
+        struct relais_alert_filter f = {.open_only = strcmp(which, "all") != 0, .limit = n};
+        json_t *a = relais_report_alerts(d->store, &f);
+        return a ? a : error_json("the store cannot be read");
+    }
+    if (strcmp(cmd, "alert") == 0) {
+        struct relais_alert a;
+        int rc = relais_store_alert_get(d->store, args, &a);
+        if (rc)
+            return error_json("%s", rc == RELAIS_ENOTFOUND ? "no such alert" : relais_strerror(rc));
+        json_t *o = relais_report_alert(&a);
+        json_t *ev = relais_report_events(d->store, args, 0);
+        json_object_set_new(o, "history", ev ? ev : json_array());
+        return o;
+    }
+    if (strcmp(cmd, "alert-events") == 0) {
+        json_t *a = relais_report_events(d->store, NULL, strtoll(args, NULL, 10));
+        return a ? a : error_json("the store cannot be read");
+    }
+    if (strcmp(cmd, "alert-ack") == 0)
+        return alert_act(d, args, RELAIS_ACT_ACK);
+    if (strcmp(cmd, "alert-resolve") == 0)
+        return alert_act(d, args, RELAIS_ACT_RESOLVE);
+    if (strcmp(cmd, "careplan") == 0)
+        return careplan_json(d);
+    if (strcmp(cmd, "careplan-apply") == 0)
+        return plan_offer(d, args, strlen(args), "relaisctl");
+    if (strcmp(cmd, "adherence") == 0) {
+        const struct relais_careplan *p = relais_engine_plan(d->engine);
+        if (!p)
+            return error_json("no care plan");
+        if (args[0] && strcmp(args, p->patient) != 0)
+            return error_json("%s is not the patient of the active care plan", args);
+        json_t *a = relais_report_adherence(d->store, p, relais_clock_wall_ms(&d->rules_clock));
+        return a ? a : error_json("the store cannot be read");
+    }
+    if (strcmp(cmd, "delays") == 0) {
+        json_t *a = relais_report_delays(d->store);
+        return a ? a : error_json("the store cannot be read");
+    }
+    if (strcmp(cmd, "commands") == 0) {
+        json_t *a = relais_report_commands(d->store, strtoll(args, NULL, 10));
+        return a ? a : error_json("the store cannot be read");
+    }
+    if (strcmp(cmd, "rules-run") == 0) {
+        rules_run(d);
+        return rules_json(d);
+    }
+    if (strncmp(cmd, "clock", 5) == 0)
+        return clock_cmd(d, cmd, args);
+    *known = false;
+    return NULL;
+}
+
 static int control_cb(void *ud, const char *cmd, const char *args, char **out)
 {
     struct daemon *d = ud;
     json_t *answer = NULL;
+    bool known;
     if (strcmp(cmd, "status") == 0)
         answer = status_json(d);
     else if (strcmp(cmd, "device-add") == 0)
@@ -240,10 +664,13 @@ static int control_cb(void *ud, const char *cmd, const char *args, char **out)
     else if (strcmp(cmd, "devices") == 0) {
         answer = json_array();
         relais_store_foreach_device(d->store, device_json, answer);
-    } else if (strcmp(cmd, "ping") == 0)
+    } else if (strcmp(cmd, "ping") == 0) {
         answer = json_pack("{s:b}", "pong", 1);
-    else
-        answer = json_pack("{s:s}", "error", "unknown command");
+    } else {
+        answer = care_command(d, cmd, args, &known);
+        if (!known)
+            answer = json_pack("{s:s}", "error", "unknown command");
+    }
     if (!answer)
         return RELAIS_ENOMEM;
     *out = json_dumps(answer, JSON_COMPACT);
@@ -289,6 +716,8 @@ static void reload(struct daemon *d)
     }
     d->reloads++;
     audit_now(d, "config.reloaded", d->config_path);
+    careplan_file_load(d);
+    rules_run(d);
     sd_notify(0, "READY=1");
 }
 
@@ -361,26 +790,31 @@ static void teardown(struct daemon *d)
         relais_loop_io_remove(d->loop, &d->signal_io);
         close(fd);
     }
-    if (d->loop)
+    if (d->loop) {
         relais_loop_timer_cancel(d->loop, &d->watchdog_timer);
+        relais_loop_timer_cancel(d->loop, &d->rules_timer);
+    }
+    relais_engine_destroy(d->engine);
     relais_store_close(d->store);
     relais_loop_destroy(d->loop);
     relais_config_cleanup(&d->cfg);
 }
 
-int relais_daemon_run(const char *config_path, struct relais_config *cfg, int log_level_override)
+int relais_daemon_run(const char *config_path, struct relais_config *cfg,
+                      const struct relais_daemon_opts *opts)
 {
     struct daemon d;
     int rc;
     memset(&d, 0, sizeof d);
     d.config_path = config_path;
-    d.log_level_override = log_level_override;
+    d.log_level_override = opts->log_level_override;
     d.cfg = *cfg;
-    if (log_level_override >= 0)
-        d.cfg.log_level = (enum relais_log_level)log_level_override;
+    if (d.log_level_override >= 0)
+        d.cfg.log_level = (enum relais_log_level)d.log_level_override;
     memset(cfg, 0, sizeof *cfg);
     d.signal_io.fd = -1;
     relais_timer_init(&d.watchdog_timer, watchdog_cb);
+    relais_timer_init(&d.rules_timer, rules_timer_cb);
 
     umask(077);
     relais_log_set_level(d.cfg.log_level);
@@ -416,6 +850,25 @@ int relais_daemon_run(const char *config_path, struct relais_config *cfg, int lo
     if ((rc = relais_registry_create(&d.registry, d.store)))
         goto out;
     relais_registry_set_removed_cb(d.registry, device_removed, &d);
+    if (opts->test_clock_ms) {
+        d.test_clock = true;
+        d.tc.wall_ms = opts->test_clock_ms;
+        d.tc.mono_ms = relais_clock_mono_ms(&relais_clock_system);
+        d.rules_clock = (struct relais_clock){.mono_ms_cb = tc_mono, .wall_ms_cb = tc_wall,
+                                              .ctx = &d.tc};
+        log_warn("relaisd", "--test-clock: the rules run on a test clock (tests only)");
+    } else {
+        d.rules_clock = relais_clock_system;
+    }
+    const struct relais_engine_opts eo = {
+        .gateway_id = d.cfg.gateway_id,
+        .jump_threshold_ms = d.cfg.rules_clock_jump_ms,
+        .max_renotify = d.cfg.rules_renotify_max,
+    };
+    if ((rc = relais_engine_create(&d.engine, d.store, &d.rules_clock, &eo)))
+        goto out;
+    relais_ingest_set_commit_cb(d.ingest, committed, &d);
+    relais_mqtt_ingest_set_published_cb(d.mqtt, command_published, &d);
     if (d.cfg.coap_dtls_port || (d.cfg.coap_allow_plain && d.cfg.coap_port)) {
         struct relais_coap_opts co;
         coap_opts(&d.cfg, &co);
@@ -426,6 +879,8 @@ int relais_daemon_run(const char *config_path, struct relais_config *cfg, int lo
     d.started_wall_ms = relais_clock_wall_ms(relais_loop_clock(d.loop));
     d.started_mono_ms = relais_loop_now_ms(d.loop);
     audit_now(&d, "relaisd.started", RELAIS_VERSION);
+    careplan_file_load(&d);
+    rules_run(&d);
     if ((rc = relais_mqtt_ingest_start(d.mqtt)))
         goto out;
 

@@ -51,7 +51,15 @@ struct relais_ingest {
     struct relais_hook hook;
     struct relais_timer window_timer;
     struct relais_ingest_counters counters;
+    relais_ingest_commit_cb commit_cb;
+    void *commit_ud;
 };
+
+void relais_ingest_set_commit_cb(struct relais_ingest *ing, relais_ingest_commit_cb cb, void *ud)
+{
+    ing->commit_cb = cb;
+    ing->commit_ud = ud;
+}
 
 /*
  * End of a loop turn: commit, or linger.  A turn that brought packs may be
@@ -240,6 +248,9 @@ void relais_ingest_flush(struct relais_ingest *ing)
     if (ing->npending > ing->counters.batch_max)
         ing->counters.batch_max = ing->npending;
     struct relais_ingest_counters *c = &ing->counters;
+    size_t stored = 0;
+    for (size_t i = 0; i < ing->npending; i++)
+        stored += ing->pending[i].kind == PK_STORED || ing->pending[i].kind == PK_FLAGGED;
     for (size_t i = 0; i < ing->npending; i++) {
         struct pending *p = &ing->pending[i];
         switch (p->kind) {
@@ -263,6 +274,8 @@ void relais_ingest_flush(struct relais_ingest *ing)
         }
     }
     ing->npending = 0;
+    if (stored && ing->commit_cb)
+        ing->commit_cb(ing->commit_ud, stored);
 }
 
 /* ---- submit ---- */

@@ -11,14 +11,42 @@
 struct relais_mqtt_ingest {
     struct relais_mqtt_link *link;
     struct relais_ingest *ing;
+    relais_mqtt_ingest_published_cb published_cb;
+    void *published_ud;
 };
 
 static void on_connected(struct relais_mqtt_link *link, bool session_present, void *ud)
 {
-    (void)ud;
+    struct relais_mqtt_ingest *mi = ud;
     (void)session_present;
     /* always (re)subscribe: harmless with a resumed session, needed with a new one */
     relais_mqtt_link_subscribe(link, RELAIS_WIRE_TOPIC_UP_FILTER, 1);
+    if (mi->published_cb)
+        mi->published_cb(mi->published_ud, -1);
+}
+
+static void on_published(struct relais_mqtt_link *link, int mid, void *ud)
+{
+    struct relais_mqtt_ingest *mi = ud;
+    (void)link;
+    if (mi->published_cb)
+        mi->published_cb(mi->published_ud, mid);
+}
+
+void relais_mqtt_ingest_set_published_cb(struct relais_mqtt_ingest *mi,
+                                         relais_mqtt_ingest_published_cb cb, void *ud)
+{
+    mi->published_cb = cb;
+    mi->published_ud = ud;
+}
+
+int relais_mqtt_ingest_send_command(struct relais_mqtt_ingest *mi, const char *device,
+                                    const char *body, int *mid)
+{
+    char topic[RELAIS_WIRE_TOPIC_MAX];
+    if (relais_wire_topic_cmd(topic, sizeof topic, device) < 0)
+        return RELAIS_EINVAL;
+    return relais_mqtt_link_publish(mi->link, mid, topic, body, strlen(body), 1, false);
 }
 
 static void send_ack(void *ud, const char *device, const struct relais_wire_ack *ack,
@@ -73,6 +101,7 @@ int relais_mqtt_ingest_create(struct relais_mqtt_ingest **out, struct relais_loo
     const struct relais_mqtt_link_cbs cbs = {
         .connected_cb = on_connected,
         .message_cb = on_message,
+        .published_cb = on_published,
     };
     int rc = relais_mqtt_link_create(&mi->link, loop, opts, &cbs, mi);
     if (rc) {

@@ -76,6 +76,89 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "CREATE INDEX packs_received ON packs(received_ms);",
     /* 3: each device's DTLS pre-shared key (CoAP ingest) */
     "ALTER TABLE devices ADD COLUMN psk BLOB;",
+    /* 4: care plans, alerts and their history, dose slots and events, device
+     *    commands, the rules engine's own state */
+    "CREATE TABLE careplans("
+    "  version INTEGER PRIMARY KEY,"
+    "  patient TEXT NOT NULL,"
+    "  body TEXT NOT NULL,"
+    "  source TEXT NOT NULL,"
+    "  applied_ms INTEGER NOT NULL);"
+    "CREATE TABLE alerts("
+    "  num INTEGER PRIMARY KEY,"
+    "  id TEXT NOT NULL UNIQUE,"
+    "  patient TEXT NOT NULL,"
+    "  rule TEXT NOT NULL,"
+    "  priority INTEGER NOT NULL,"
+    "  team TEXT NOT NULL,"
+    "  state TEXT NOT NULL,"
+    "  open INTEGER NOT NULL,"
+    "  raised_ms INTEGER NOT NULL,"
+    "  since_ms INTEGER NOT NULL,"
+    "  notified_ms INTEGER,"
+    "  acked_ms INTEGER,"
+    "  acked_by TEXT,"
+    "  closed_ms INTEGER,"
+    "  closed_by TEXT,"
+    "  level INTEGER NOT NULL DEFAULT 0,"
+    "  renotified INTEGER NOT NULL DEFAULT 0,"
+    "  next_ms INTEGER,"
+    "  plan_version INTEGER,"
+    "  evidence TEXT NOT NULL);"
+    "CREATE UNIQUE INDEX alerts_one_open ON alerts(patient, rule) WHERE open = 1;"
+    "CREATE INDEX alerts_next ON alerts(next_ms) WHERE next_ms IS NOT NULL;"
+    "CREATE TABLE alert_events("
+    "  id INTEGER PRIMARY KEY,"
+    "  alert TEXT NOT NULL REFERENCES alerts(id),"
+    "  at_ms INTEGER NOT NULL,"
+    "  event TEXT NOT NULL,"
+    "  team TEXT NOT NULL,"
+    "  priority INTEGER NOT NULL,"
+    "  by TEXT,"
+    "  detail TEXT NOT NULL,"
+    "  notify INTEGER NOT NULL,"
+    "  delivered_ms INTEGER);"
+    "CREATE INDEX alert_events_alert ON alert_events(alert);"
+    "CREATE INDEX alert_events_undelivered ON alert_events(id)"
+    "  WHERE notify = 1 AND delivered_ms IS NULL;"
+    "CREATE TABLE dose_slots("
+    "  patient TEXT NOT NULL,"
+    "  slot_key TEXT NOT NULL,"
+    "  slot TEXT NOT NULL,"
+    "  local_date TEXT NOT NULL,"
+    "  cycle INTEGER NOT NULL,"
+    "  day INTEGER NOT NULL,"
+    "  on_day INTEGER NOT NULL,"
+    "  due_ms INTEGER NOT NULL,"
+    "  start_ms INTEGER NOT NULL,"
+    "  end_ms INTEGER NOT NULL,"
+    "  status TEXT NOT NULL,"
+    "  reminded_ms INTEGER,"
+    "  doses INTEGER NOT NULL DEFAULT 0,"
+    "  first_dose_ms INTEGER,"
+    "  PRIMARY KEY(patient, slot_key));"
+    "CREATE TABLE dose_events("
+    "  id INTEGER PRIMARY KEY,"
+    "  patient TEXT NOT NULL,"
+    "  device TEXT NOT NULL,"
+    "  pack_id INTEGER NOT NULL,"
+    "  idx INTEGER NOT NULL,"
+    "  t_ms INTEGER NOT NULL,"
+    "  local_date TEXT NOT NULL,"
+    "  slot_key TEXT,"
+    "  kind TEXT NOT NULL,"
+    "  UNIQUE(pack_id, idx));"
+    "CREATE INDEX dose_events_patient ON dose_events(patient, t_ms);"
+    "CREATE TABLE commands("
+    "  id INTEGER PRIMARY KEY,"
+    "  device TEXT NOT NULL,"
+    "  body TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  expires_ms INTEGER NOT NULL,"
+    "  state TEXT NOT NULL,"
+    "  sent_ms INTEGER);"
+    "CREATE INDEX commands_pending ON commands(id) WHERE state = 'pending';"
+    "CREATE TABLE engine_kv(key TEXT PRIMARY KEY, value TEXT NOT NULL);",
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
@@ -197,6 +280,8 @@ static void store_free(struct relais_store *st)
 {
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(st->stmt[i]);
+    for (int i = 0; i < STORE_LAZY_MAX; i++)
+        sqlite3_finalize(st->lazy[i]);
     if (st->db)
         sqlite3_close_v2(st->db);
     free(st->seq_cache);
@@ -445,6 +530,33 @@ const char *relais_store_path(const struct relais_store *st)
 
 /* ---- transactions ---- */
 
+sqlite3_stmt *store__lazy(struct relais_store *st, int slot, const char *sql)
+{
+    if (slot < 0 || slot >= STORE_LAZY_MAX)
+        return NULL;
+    sqlite3_stmt *s = st->lazy[slot];
+    if (!s) {
+        int rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL);
+        if (rc != SQLITE_OK) {
+            store__error(st->db, rc, "prepare");
+            return NULL;
+        }
+        st->lazy[slot] = s;
+    }
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return s;
+}
+
+int store__step_done(struct relais_store *st, sqlite3_stmt *s, const char *what)
+{
+    int rc = sqlite3_step(s);
+    int result = rc == SQLITE_DONE || rc == SQLITE_ROW ? RELAIS_OK : store__error(st->db, rc, what);
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return result;
+}
+
 static int step_done(struct relais_store *st, enum store_stmt id, const char *what)
 {
     sqlite3_stmt *s = st->stmt[id];
@@ -511,7 +623,7 @@ int relais_store_commit(struct relais_store *st)
 /* A statement that fails with an I/O error, SQLITE_FULL or SQLITE_NOMEM may
  * make SQLite roll the whole transaction back by itself: nothing may be
  * written after that, or it would be committed on its own (autocommit). */
-static int txn_alive(struct relais_store *st)
+int store__txn_alive(struct relais_store *st)
 {
     if (!st->in_txn)
         return RELAIS_EINVAL;
@@ -520,6 +632,11 @@ static int txn_alive(struct relais_store *st)
         return RELAIS_ESTORE;
     }
     return RELAIS_OK;
+}
+
+static int txn_alive(struct relais_store *st)
+{
+    return store__txn_alive(st);
 }
 
 static int bind_text(sqlite3_stmt *s, int i, const char *v)

@@ -8,7 +8,7 @@
 
 #include <sqlite3.h>
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 enum store_stmt {
     ST_BEGIN = 0,
@@ -37,6 +37,10 @@ struct store_seq_entry {
 
 #define STORE_SEQ_CACHE_MAX 4096
 
+/* Statements of the less busy paths (care plan, alerts, doses, commands):
+ * each prepared on first use and kept until the store closes. */
+#define STORE_LAZY_MAX 64
+
 struct relais_store {
     sqlite3 *db;
     struct store_seq_entry *seq_cache;
@@ -45,6 +49,7 @@ struct relais_store {
     bool readonly;
     bool in_txn;
     sqlite3_stmt *stmt[ST_COUNT];
+    sqlite3_stmt *lazy[STORE_LAZY_MAX];
     uint64_t quota;
     bool over_quota;
     int page_size;
@@ -57,6 +62,14 @@ struct relais_store {
 
 /* Logs the SQLite error of db for what, returns the relais error for rc. */
 int store__error(sqlite3 *db, int rc, const char *what);
+/* The statement of slot `slot` (a store_care.c enum), prepared from sql on
+ * first use, reset and unbound; NULL (logged) when it cannot be prepared. */
+sqlite3_stmt *store__lazy(struct relais_store *st, int slot, const char *sql);
+/* Steps a statement without rows to its end, then resets it. */
+int store__step_done(struct relais_store *st, sqlite3_stmt *s, const char *what);
+/* The transaction is open and SQLite has not rolled it back (see store.c). */
+int store__txn_alive(struct relais_store *st);
+
 /* Applies migrations up to target (tests build old schemas with it). */
 int store__migrate(sqlite3 *db, int target);
 int store__schema_version(sqlite3 *db, int *version);

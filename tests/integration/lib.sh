@@ -142,7 +142,7 @@ rl_relaisd_conf() {
     done
     local section key
     {
-        for section in gateway local coap upstream store careplan control; do
+        for section in gateway local coap upstream store careplan rules control; do
             local first=1
             for key in $(printf '%s\n' "${!kv[@]}" | grep "^$section\." | sort); do
                 [ $first = 1 ] && echo "[$section]" && first=0

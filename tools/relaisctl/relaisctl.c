@@ -12,6 +12,7 @@
 #include "relais/registry.h"
 #include "relais/store.h"
 #include "relais/version.h"
+#include "relaisctl.h"
 
 #include <getopt.h>
 #include <jansson.h>
@@ -20,8 +21,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-
-enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2, EXIT_NOT_RUNNING = 3 };
 
 #define DEFAULT_CONFIG "/etc/relais/relaisd.conf"
 
@@ -41,6 +40,8 @@ static const struct cli_option cli_options[] = {
     {"flagged", 'f', NULL, "only packs flagged for a reused seq (packs)"},
     {"kind", 'k', "KIND", "device kind: pillbox, vitals, tablet, thermometer, oximeter, bp-cuff, scale (device add)"},
     {"patient", 'p', "PSEUDONYM", "the patient the device is bound to (device add)"},
+    {"by", 'b', "WHO", "the professional who acknowledges or resolves (ack, resolve)"},
+    {"all", 'a', NULL, "every alert, closed ones too (alerts)"},
     {"limit", 'n', "N", "the newest N rows (default 50; 0 for all)"},
     {"json", 'j', NULL, "print JSON"},
     {"version", 'V', NULL, "print the version and exit"},
@@ -58,14 +59,19 @@ static const struct {
     {"devices", "the device registry: id, kind, patient, active or removed"},
     {"device add ID", "register a device (--kind, --patient) and print its credentials"},
     {"device remove ID", "revoke a device: its key is erased and its sessions closed"},
+    {"alerts", "open alerts (--all: every alert, --limit), newest last"},
+    {"alert ID", "one alert, its evidence and its history"},
+    {"ack ID", "acknowledge an alert in the name of --by WHO"},
+    {"resolve ID", "close an alert in the name of --by WHO"},
+    {"adherence PATIENT", "ABC adherence per cycle, drug holidays and the chronology"},
+    {"delays", "delay of care: raise to acknowledgement and to resolution, per patient and team"},
+    {"careplan", "the active care plan"},
+    {"careplan apply FILE", "offer a care plan (validated whole; refused with its first bad field)"},
+    {"commands", "commands sent to the devices (reminders, call 15, time), newest last"},
+    {"clock", "the rules' clock; with --test-clock: clock advance|jump MS, clock sync on|off"},
     {NULL, NULL},
 };
 
-struct opts {
-    const char *config, *socket, *db, *device, *metric, *kind, *patient;
-    bool flagged, json;
-    long limit;
-};
 
 static void usage(FILE *out)
 {
@@ -82,7 +88,7 @@ static void usage(FILE *out)
     fprintf(out, "\nexit codes: 0 ok, 1 error, 2 usage error, 3 relaisd not running\n");
 }
 
-static void iso_time(double t, char *buf, size_t cap)
+void iso_time(double t, char *buf, size_t cap)
 {
     time_t s = (time_t)t;
     struct tm tm;
@@ -94,6 +100,8 @@ static void iso_time(double t, char *buf, size_t cap)
                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms) >= (int)cap)
         buf[cap - 1] = '\0';
 }
+
+char relaisctl_gateway[40] = "gw";
 
 /* Paths from the options or the configuration. */
 static int resolve_paths(const struct opts *o, char *sock, char *db, size_t cap)
@@ -117,6 +125,7 @@ static int resolve_paths(const struct opts *o, char *sock, char *db, size_t cap)
         snprintf(db, cap, "%s", o->db ? o->db : "");
         return EXIT_OK;
     }
+    snprintf(relaisctl_gateway, sizeof relaisctl_gateway, "%s", cfg.gateway_id);
     if (o->socket)
         snprintf(sock, cap, "%s", o->socket);
     else if (cfg.control_socket && cfg.control_socket[0])
@@ -211,6 +220,27 @@ static int cmd_status(const struct opts *o, const char *sock)
             sep = ", ";
         }
         printf("\n");
+    }
+    json_t *rules = json_object_get(st, "rules");
+    if (json_is_object(rules)) {
+        json_t *plan = json_object_get(rules, "plan");
+        if (json_is_object(plan))
+            printf("care plan     version %lld for %s (%s, %s pathway)\n",
+                   (long long)jint(plan, "version"),
+                   json_string_value(json_object_get(plan, "patient")),
+                   json_string_value(json_object_get(plan, "drug")),
+                   json_string_value(json_object_get(plan, "pathway")));
+        else
+            printf("care plan     none (readings are kept; devices count as unbound)\n");
+        printf("alerts        %lld open; raised %lld, escalated %lld, call 15 %lld, acknowledged "
+               "%lld, cleared %lld; reminders %lld; commands sent %lld%s%s\n",
+               (long long)jint(rules, "open_alerts"), (long long)jint(rules, "raised"),
+               (long long)jint(rules, "escalated"), (long long)jint(rules, "call15"),
+               (long long)jint(rules, "acknowledged"), (long long)jint(rules, "cleared"),
+               (long long)jint(rules, "reminders"), (long long)jint(rules, "commands_sent"),
+               json_is_true(json_object_get(rules, "test_clock")) ? "; TEST CLOCK" : "",
+               json_is_true(json_object_get(rules, "clock_unsynced")) ? "; CLOCK NOT SYNCHRONISED"
+                                                                       : "");
     }
     printf("store         %s, %.1f MiB of %.0f MiB%s\n",
            json_string_value(json_object_get(store, "path")),
@@ -358,7 +388,7 @@ static int cmd_walk(const struct opts *o, const char *db, const char *cmd)
  * Through the running relaisd when there is one (it updates its sessions at
  * once), else directly in the store. */
 
-static int ask(const char *sock, const char *request, json_t **answer)
+int ask(const char *sock, const char *request, json_t **answer)
 {
     char *text = NULL;
     *answer = NULL;
@@ -389,7 +419,7 @@ static int open_rw(const char *db, struct relais_store **st, struct relais_regis
     return EXIT_OK;
 }
 
-static int64_t wall_ms(void)
+int64_t wall_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -585,6 +615,8 @@ int main(int argc, char **argv)
         case 'f': o.flagged = true; break;
         case 'k': o.kind = optarg; break;
         case 'p': o.patient = optarg; break;
+        case 'b': o.by = optarg; break;
+        case 'a': o.all = true; break;
         case 'j': o.json = true; break;
         case 'n':
             o.limit = strtol(optarg, &end, 10);
@@ -610,6 +642,8 @@ int main(int argc, char **argv)
                 (strcmp(argv[optind + 1], "add") == 0 || strcmp(argv[optind + 1], "remove") == 0);
     for (int k = 0; commands[k].name && !is_device; k++)
         known |= nargs == 1 && strcmp(cmd, commands[k].name) == 0;
+    bool care = care_command_known(cmd, nargs - 1, argv + optind + 1);
+    known |= care;
     if (!known) {
         fprintf(stderr, "relaisctl: unknown command or wrong arguments: '%s'\n", cmd);
         usage(stderr);
@@ -619,6 +653,8 @@ int main(int argc, char **argv)
     int rc = resolve_paths(&o, sock, db, sizeof sock);
     if (rc)
         return rc;
+    if (care)
+        return care_command(&o, sock, db, cmd, nargs - 1, argv + optind + 1);
     if (strcmp(cmd, "status") == 0)
         return cmd_status(&o, sock);
     if (strcmp(cmd, "devices") == 0)

@@ -61,6 +61,12 @@ struct relais_config {
     uint32_t store_busy_retry_s;
     /* [careplan] */
     char *careplan_file;
+    /* [rules] */
+    uint32_t rules_eval_delay_ms;
+    uint32_t rules_tick_max_s;
+    uint32_t rules_clock_jump_ms;
+    bool rules_clock_check;
+    uint32_t rules_renotify_max;
     /* [control] */
     char *control_socket;
 };

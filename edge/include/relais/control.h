@@ -17,6 +17,9 @@
 
 struct relais_control;
 
+/* The longest request line: a care plan (64 KiB) on one line and its command. */
+#define RELAIS_CONTROL_MAX_REQUEST (65536 + 64)
+
 /* Answers one request: writes a malloc'd JSON text to *out (freed by the
  * control module).  args is "" when none. */
 typedef int (*relais_control_cb)(void *ud, const char *cmd, const char *args, char **out);

@@ -13,9 +13,19 @@
 
 #include "relais/config.h"
 
+#include <stdint.h>
+
+struct relais_daemon_opts {
+    int log_level_override; /* >= 0 (from --log-level) wins over the file, reloads included */
+    /* --test-clock: the rules run on a clock that starts at this wall time
+     * (ms since 1970) and moves only through the control socket's clock
+     * commands; 0: the system clock.  For tests: never on a real gateway. */
+    int64_t test_clock_ms;
+};
+
 /* Runs relaisd with a loaded config (ownership of cfg passes to the daemon).
- * log_level_override >= 0 (from --log-level) wins over the file, reloads
- * included.  Returns the process exit code. */
-int relais_daemon_run(const char *config_path, struct relais_config *cfg, int log_level_override);
+ * Returns the process exit code. */
+int relais_daemon_run(const char *config_path, struct relais_config *cfg,
+                      const struct relais_daemon_opts *opts);
 
 #endif

@@ -93,6 +93,11 @@ void relais_ingest_unroutable(struct relais_ingest *ing, enum relais_transport t
 int relais_ingest_audit(struct relais_ingest *ing, const char *kind, const char *subject,
                         const char *detail);
 
+/* Called after every successful group commit with the number of packs it
+ * stored (the rules engine judges them then). */
+typedef void (*relais_ingest_commit_cb)(void *ud, size_t stored);
+void relais_ingest_set_commit_cb(struct relais_ingest *ing, relais_ingest_commit_cb cb, void *ud);
+
 /* Commits the open batch and sends its acks now. */
 void relais_ingest_flush(struct relais_ingest *ing);
 size_t relais_ingest_pending(const struct relais_ingest *ing);

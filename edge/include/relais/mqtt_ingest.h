@@ -26,4 +26,14 @@ void relais_mqtt_ingest_shutdown(struct relais_mqtt_ingest *mi, unsigned timeout
 void relais_mqtt_ingest_destroy(struct relais_mqtt_ingest *mi);
 struct relais_mqtt_link *relais_mqtt_ingest_link(const struct relais_mqtt_ingest *mi);
 
+/* A command for a device on relais/dev/{device}/cmd (QoS 1); *mid names it
+ * in the published callback (the broker's PUBACK). */
+int relais_mqtt_ingest_send_command(struct relais_mqtt_ingest *mi, const char *device,
+                                    const char *body, int *mid);
+typedef void (*relais_mqtt_ingest_published_cb)(void *ud, int mid);
+/* Also called when the link (re)connects, with mid -1: what was in flight
+ * may have to be sent again. */
+void relais_mqtt_ingest_set_published_cb(struct relais_mqtt_ingest *mi,
+                                         relais_mqtt_ingest_published_cb cb, void *ud);
+
 #endif

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* relaisctl's shared parts: options, exit codes, helpers (relaisctl.c),
+ * and the care commands (care.c). */
+#ifndef RELAISCTL_H
+#define RELAISCTL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2, EXIT_NOT_RUNNING = 3 };
+
+struct opts {
+    const char *config, *socket, *db, *device, *metric, *kind, *patient, *by;
+    bool flagged, json, all;
+    long limit;
+};
+
+void iso_time(double t, char *buf, size_t cap);
+/* A request to relaisd; RELAIS_ECONN when it is not running. */
+int ask(const char *sock, const char *request, json_t **answer);
+int64_t wall_ms(void);
+/* [gateway] id from the configuration ("gw" when it could not be read). */
+extern char relaisctl_gateway[40];
+
+/* The care commands: alerts, alert, ack, resolve, adherence, delays,
+ * careplan [apply FILE], commands, clock [...]. */
+bool care_command_known(const char *cmd, int nargs, char **args);
+int care_command(const struct opts *o, const char *sock, const char *db, const char *cmd, int nargs,
+                 char **args);
+
+#endif
