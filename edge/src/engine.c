@@ -41,6 +41,12 @@
 #define DAY_MS             INT64_C(86400000)
 #define TIME_SKEW_MS       INT64_C(120000) /* a device clock off by more gets a "time" command */
 #define TIME_CMD_EVERY     HOUR_MS         /* at most that often per device */
+/* A dose slot is not judged "missed" while the pill box's clock and the
+ * gateway's disagree by more than this, when the disagreement cannot be a
+ * delivery delay (device ahead) or the gateway's clock jumped lately. */
+#define SLOT_SKEW_MS       (30 * MIN_MS)
+#define SKEW_VALID_MS      (36 * HOUR_MS) /* a skew seen longer ago is forgotten */
+#define JUMP_SUSPECT_MS    (48 * HOUR_MS) /* after a jump, the gateway's clock is suspect */
 #define CALL15_TTL_MS      (2 * HOUR_MS)
 #define BP_PAIR_MS         (10 * MIN_MS) /* systolic and diastolic of one measurement */
 #define BP_MEAN_MIN_N      3             /* readings needed for the 24 h mean */
@@ -67,6 +73,8 @@ struct dev_state {
     char id[RELAIS_WIRE_ID_MAX + 1];
     int64_t last_seen_ms;
     int64_t time_cmd_ms;
+    int64_t skew_ms;    /* device clock minus gateway clock, at its last timed reading */
+    int64_t skew_at_ms; /* gateway time of that reading (0: never seen) */
     bool silent;
 };
 
@@ -100,6 +108,8 @@ struct state {
     int64_t grade_t[SYM_COUNT];
     int64_t symptoms_handled_t; /* reports up to this time were resolved by a professional */
     int dose_free_days;
+    int32_t dose_free_last; /* the last local day counted dose-free (replays count once) */
+    int64_t jump_at_ms;     /* gateway time of its last clock jump (0: none) */
     char unbound[MAX_UNBOUND][RELAIS_WIRE_ID_MAX + 1];
     size_t nunbound;
 };
@@ -180,9 +190,11 @@ static json_t *state_json(const struct state *s)
     json_t *o = json_object();
     json_t *devs = json_array();
     for (size_t i = 0; i < s->ndev; i++)
-        json_array_append_new(devs, json_pack("{s:s, s:I, s:I, s:b}", "id", s->dev[i].id, "seen",
-                                              (json_int_t)s->dev[i].last_seen_ms, "time_cmd",
-                                              (json_int_t)s->dev[i].time_cmd_ms, "silent",
+        json_array_append_new(devs, json_pack("{s:s, s:I, s:I, s:I, s:I, s:b}", "id", s->dev[i].id,
+                                              "seen", (json_int_t)s->dev[i].last_seen_ms,
+                                              "time_cmd", (json_int_t)s->dev[i].time_cmd_ms, "skew",
+                                              (json_int_t)s->dev[i].skew_ms, "skew_at",
+                                              (json_int_t)s->dev[i].skew_at_ms, "silent",
                                               s->dev[i].silent));
     json_object_set_new(o, "devices", devs);
     json_object_set_new(o, "above_since", json_integer(s->above_since));
@@ -214,6 +226,8 @@ static json_t *state_json(const struct state *s)
     json_object_set_new(o, "symptoms", g);
     json_object_set_new(o, "symptoms_handled_t", json_integer(s->symptoms_handled_t));
     json_object_set_new(o, "dose_free_days", json_integer(s->dose_free_days));
+    json_object_set_new(o, "dose_free_last", json_integer(s->dose_free_last));
+    json_object_set_new(o, "jump_at", json_integer(s->jump_at_ms));
     json_t *ub = json_array();
     for (size_t i = 0; i < s->nunbound; i++)
         json_array_append_new(ub, json_string(s->unbound[i]));
@@ -234,6 +248,8 @@ static void state_from_json(struct state *s, json_t *o)
         snprintf(d->id, sizeof d->id, "%s", id ? id : "");
         d->last_seen_ms = json_integer_value(json_object_get(v, "seen"));
         d->time_cmd_ms = json_integer_value(json_object_get(v, "time_cmd"));
+        d->skew_ms = json_integer_value(json_object_get(v, "skew"));
+        d->skew_at_ms = json_integer_value(json_object_get(v, "skew_at"));
         d->silent = json_is_true(json_object_get(v, "silent"));
     }
     s->above_since = json_integer_value(json_object_get(o, "above_since"));
@@ -270,6 +286,8 @@ static void state_from_json(struct state *s, json_t *o)
     }
     s->symptoms_handled_t = json_integer_value(json_object_get(o, "symptoms_handled_t"));
     s->dose_free_days = (int)json_integer_value(json_object_get(o, "dose_free_days"));
+    s->dose_free_last = (int32_t)json_integer_value(json_object_get(o, "dose_free_last"));
+    s->jump_at_ms = json_integer_value(json_object_get(o, "jump_at"));
     json_array_foreach(json_object_get(o, "unbound"), i, v)
     {
         if (s->nunbound == MAX_UNBOUND || !json_is_string(v)) break;
@@ -1068,6 +1086,9 @@ static int judge_day(struct relais_engine *e, const struct occurrence *o, int64_
     }
     if (unknown == slots)
         return RELAIS_OK; /* a day the gateway could not watch counts neither way */
+    if (e->s.dose_free_last && o->days <= e->s.dose_free_last)
+        return RELAIS_OK; /* judged again after a backward clock jump: counted once */
+    e->s.dose_free_last = o->days;
     e->s.dose_free_days++;
     if (e->s.dose_free_days >= (int)p->rules.drug_holiday_days &&
         p->rules.enabled[RELAIS_RULE_DRUG_HOLIDAY]) {
@@ -1078,6 +1099,25 @@ static int judge_day(struct relais_engine *e, const struct occurrence *o, int64_
                            ev, AGAIN_SILENT);
     }
     return RELAIS_OK;
+}
+
+/* The pill box's clock and the gateway's disagree: a slot without a dose
+ * cannot be called missed, for the dose may lie in the true window still.
+ * A device behind the gateway may only be late in sending, so that counts
+ * only when the gateway's own clock jumped lately. */
+static bool clocks_disagree(const struct relais_engine *e, int64_t now)
+{
+    const struct relais_careplan *p = &e->plan;
+    bool jumped = e->s.jump_at_ms && now - e->s.jump_at_ms < JUMP_SUSPECT_MS;
+    for (size_t i = 0; i < e->s.ndev; i++) {
+        const struct dev_state *d = &e->s.dev[i];
+        const struct relais_careplan_device *pd = relais_careplan_device(p, d->id);
+        if (!pd || strcmp(pd->kind, "pillbox") != 0 || !d->skew_at_ms ||
+            now - d->skew_at_ms > SKEW_VALID_MS)
+            continue;
+        if (d->skew_ms > SLOT_SKEW_MS || (jumped && d->skew_ms < -SLOT_SKEW_MS)) return true;
+    }
+    return false;
 }
 
 /* skipped: the clock jumped over this event (no reminder, no verdict). */
@@ -1108,7 +1148,7 @@ static int slot_event(struct relais_engine *e, enum slot_event kind, const struc
         /* judged at the dose already; nothing to do */
         return judge_day(e, o, now);
     }
-    if (skipped || o->start < e->plan_since_ms) {
+    if (skipped || o->start < e->plan_since_ms || clocks_disagree(e, now)) {
         snprintf(row.status, sizeof row.status, "unknown");
         if ((rc = relais_store_slot_put(e->st, &row))) return rc;
         return judge_day(e, o, now);
@@ -1266,6 +1306,10 @@ static int maybe_time_command(struct relais_engine *e, const struct relais_engin
                               int64_t t, int64_t now)
 {
     struct dev_state *d = dev_state(e, r->device);
+    if (d && r->time_source == RELAIS_TIME_DEVICE) {
+        d->skew_ms = t - now;
+        d->skew_at_ms = now;
+    }
     if (!d || r->time_source != RELAIS_TIME_DEVICE || llabs(t - now) <= TIME_SKEW_MS ||
         (d->time_cmd_ms && now - d->time_cmd_ms < TIME_CMD_EVERY))
         return RELAIS_OK;
@@ -1528,12 +1572,53 @@ static int shift_state(struct relais_engine *e, int64_t delta)
     for (size_t i = 0; i < e->s.ndev; i++) {
         if (e->s.dev[i].last_seen_ms) e->s.dev[i].last_seen_ms += delta;
         if (e->s.dev[i].time_cmd_ms) e->s.dev[i].time_cmd_ms += delta;
+        /* the device's clock did not move: against the new gateway clock it
+         * is off by delta less */
+        if (e->s.dev[i].skew_at_ms) {
+            e->s.dev[i].skew_at_ms += delta;
+            e->s.dev[i].skew_ms -= delta;
+        }
     }
     for (int i = 0; i < 2; i++) {
         if (e->s.cond[i].since_ms) e->s.cond[i].since_ms += delta;
         if (e->s.cond[i].normal_since_ms) e->s.cond[i].normal_since_ms += delta;
     }
     return relais_store_alerts_shift(e->st, delta);
+}
+
+#define REOPEN_MAX 64
+
+struct reopen_walk {
+    struct relais_slot_row rows[REOPEN_MAX];
+    size_t n;
+};
+
+static int reopen_cb(const struct relais_slot_row *r, void *ud)
+{
+    struct reopen_walk *w = ud;
+    if (r->doses == 0 && strcmp(r->status, "unknown") == 0 && w->n < REOPEN_MAX)
+        w->rows[w->n++] = *r;
+    return RELAIS_OK;
+}
+
+static int reopen_slots(struct relais_engine *e, int64_t wall)
+{
+    if (!e->has_plan || e->cursor <= wall) return RELAIS_OK;
+    struct reopen_walk *w = calloc(1, sizeof *w);
+    if (!w) return RELAIS_ENOMEM;
+    int rc = relais_store_foreach_slot(e->st, e->plan.patient, wall + 1, INT64_MAX, reopen_cb, w);
+    for (size_t i = 0; !rc && i < w->n; i++) {
+        snprintf(w->rows[i].status, sizeof w->rows[i].status, "pending");
+        w->rows[i].reminded_ms = 0;
+        rc = relais_store_slot_put(e->st, &w->rows[i]);
+    }
+    if (!rc) {
+        log_info("rules", "clock back by %" PRId64 " s: %zu unknown dose slot(s) watched again",
+                 (e->cursor - wall) / 1000, w->n);
+        e->cursor = wall;
+    }
+    free(w);
+    return rc;
 }
 
 /* Reads the clock; a jump of the wall clock against the monotonic one moves
@@ -1565,12 +1650,16 @@ static int clock_check(struct relais_engine *e, int64_t *now_out)
     /* what was due before the jump happens as it would have */
     if ((rc = process_due(e, expected, false))) return rc;
     if ((rc = shift_state(e, delta))) return rc;
+    e->s.jump_at_ms = wall;
     if (delta > 0) {
         /* slots the jump skipped: judged "unknown", never reminded nor missed */
-        if ((rc = process_due(e, wall, true))) return rc;
+        return process_due(e, wall, true);
     }
-    /* backward: the cursor stays ahead, the slots already judged stay so */
-    return RELAIS_OK;
+    /* backward: the slots the gateway will live through again were judged
+     * under a wrong clock.  What was seen stays (doses, "taken", "missed");
+     * what could not be known is watched again, and the cursor comes back so
+     * that their reminders and verdicts happen at their time. */
+    return reopen_slots(e, wall);
 }
 
 /* ======================================================================
@@ -1734,6 +1823,18 @@ static int audit_plan(struct relais_engine *e, int64_t now, const char *kind, co
     return rc;
 }
 
+/* The same plan, whatever its layout: equal as JSON values. */
+static bool same_plan_text(const char *active, const char *json, size_t len)
+{
+    if (!active) return false;
+    json_t *a = json_loads(active, 0, NULL);
+    json_t *b = json_loadb(json, len, 0, NULL);
+    bool same = a && b && json_equal(a, b);
+    json_decref(a);
+    json_decref(b);
+    return same;
+}
+
 int relais_engine_apply_plan(struct relais_engine *e, const char *json, size_t len,
                              const char *source, struct relais_plan_result *res)
 {
@@ -1757,8 +1858,7 @@ int relais_engine_apply_plan(struct relais_engine *e, const char *json, size_t l
     }
     res->version = next->version;
     if (e->has_plan && next->version <= e->plan.version) {
-        if (next->version == e->plan.version && e->plan_body && strlen(e->plan_body) == len &&
-            memcmp(e->plan_body, json, len) == 0) {
+        if (next->version == e->plan.version && same_plan_text(e->plan_body, json, len)) {
             res->status = RELAIS_PLAN_UNCHANGED;
             free(next);
             return RELAIS_OK;

@@ -126,10 +126,10 @@ static int spawn(struct dmn *g, int64_t wall_ms)
     return RELAIS_EIO;
 }
 
-static void terminate(struct dmn *g)
+static void terminate(struct dmn *g, bool crash)
 {
     if (g->pid <= 0) return;
-    kill(g->pid, SIGTERM);
+    kill(g->pid, crash ? SIGKILL : SIGTERM);
     int64_t deadline = mono_ms() + 15000;
     int status;
     while (waitpid(g->pid, &status, WNOHANG) == 0) {
@@ -239,7 +239,7 @@ static int d_start(struct backend *b, int64_t wall_ms)
 static void d_stop(struct backend *b)
 {
     struct dmn *g = b->priv;
-    terminate(g);
+    terminate(g, false);
     for (size_t i = 0; i < g->ndev; i++) {
         mosquitto_disconnect(g->dev[i].mosq);
         mosquitto_destroy(g->dev[i].mosq);
@@ -248,7 +248,7 @@ static void d_stop(struct backend *b)
     mosquitto_lib_cleanup();
 }
 
-static int d_restart(struct backend *b)
+static int d_restart(struct backend *b, bool crash)
 {
     struct dmn *g = b->priv;
     json_t *c = request(g, "clock");
@@ -256,7 +256,7 @@ static int d_restart(struct backend *b)
     bool synced = json_is_true(json_object_get(c, "synchronised"));
     json_decref(c);
     if (!wall) return RELAIS_EIO;
-    terminate(g);
+    terminate(g, crash);
     int rc = spawn(g, wall);
     if (!rc && !synced) rc = request_ok(g, "clock-sync off");
     return rc;

@@ -742,8 +742,8 @@ static void command(struct run *r, char **tok, int n)
         int rc = r->b->jump(r->b, d);
         if (rc) fail(r, "the clock jump failed: %s", relais_strerror(rc));
         fetch_events(r);
-    } else if (strcmp(c, "restart") == 0 && n == 1) {
-        int rc = r->b->restart(r->b);
+    } else if ((strcmp(c, "restart") == 0 || strcmp(c, "crash") == 0) && n == 1) {
+        int rc = r->b->restart(r->b, strcmp(c, "crash") == 0);
         if (rc) fail(r, "the restart failed: %s", relais_strerror(rc));
         fetch_events(r);
     } else if (strcmp(c, "condition") == 0 && n == 3) {

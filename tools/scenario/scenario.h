@@ -24,8 +24,9 @@ struct backend {
     /* the clock starts at wall_ms; the backend is ready for a plan */
     int (*start)(struct backend *b, int64_t wall_ms);
     void (*stop)(struct backend *b);
-    /* relaisd (or the engine) stops and starts again on the same store */
-    int (*restart)(struct backend *b);
+    /* relaisd (or the engine) stops and starts again on the same store;
+     * crash: relaisd is killed (SIGKILL) instead of stopped */
+    int (*restart)(struct backend *b, bool crash);
     /* moves the clock: both wall and monotonic (advance), or wall only (jump);
      * then runs the rules (time events) */
     int (*advance)(struct backend *b, int64_t delta_ms);
