@@ -523,9 +523,15 @@ static json_t *error_json(const char *fmt, ...)
 /* "alert-ack ID WHO", "alert-resolve ID WHO" */
 static json_t *alert_act(struct daemon *d, const char *args, enum relais_alert_action act)
 {
-    char id[80] = "", who[80] = "";
-    if (sscanf(args, "%79s %79s", id, who) != 2)
+    /* WHO is the rest of the line, whole: the engine checks it (a name with
+     * a space or a long one is refused, never cut to a valid-looking one) */
+    char id[80] = "";
+    const char *sp = strchr(args, ' ');
+    if (!sp || sp == args || (size_t)(sp - args) >= sizeof id)
         return error_json("usage: %s ID WHO", act == RELAIS_ACT_ACK ? "alert-ack" : "alert-resolve");
+    memcpy(id, args, (size_t)(sp - args));
+    id[sp - args] = '\0';
+    const char *who = sp + 1;
     relais_ingest_flush(d->ingest);
     struct relais_alert a;
     char err[200];
