@@ -320,8 +320,11 @@ static bool timezone_ok(const char *tz)
     static const char *const not_zones[] = {
         "localtime", "posixrules", "Factory",      "leapseconds", "leap-seconds.list",
         "tzdata.zi", "zone.tab",   "zone1970.tab", "iso3166.tab", NULL};
+    /* by their last component: "posix/Factory" is Factory too */
+    const char *last = strrchr(tz, '/');
+    last = last ? last + 1 : tz;
     for (size_t i = 0; not_zones[i]; i++)
-        if (strcmp(tz, not_zones[i]) == 0) return false;
+        if (strcmp(last, not_zones[i]) == 0) return false;
     if (strncmp(tz, "right/", 6) == 0) /* leap-second-counting clocks: not the gateway's */
         return false;
     char path[128];

@@ -2,6 +2,7 @@
 /* Local time in a plan's time zone (see relais/tz.h). */
 #include "relais/tz.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,22 +79,36 @@ void relais_tz_local(const char *tz, int64_t utc_ms, struct relais_local *out)
     out->minute = (uint32_t)(tm.tm_hour * 60 + tm.tm_min);
 }
 
+/* The zone's UTC offset (seconds) at t. */
+static long offset_at(time_t t)
+{
+    struct tm tm;
+    if (!localtime_r(&t, &tm)) return 0;
+    return tm.tm_gmtoff;
+}
+
+/*
+ * Not mktime(): with tm_isdst = -1 glibc resolves an ambiguous local time by
+ * the offset it used last, so the answer would depend on the process's
+ * history.  The zone's offsets a day before and a day after give the only
+ * candidates (a zone changes its offset at most once in two days); a candidate
+ * is the answer when it reads back as the asked local time.  Both valid (fall
+ * back): the earlier.  None (spring forward): the offset before the change,
+ * which lands one gap later.
+ */
 int64_t relais_tz_utc(const char *tz, int32_t days, uint32_t minute)
 {
     use_zone(tz);
-    days += (int32_t)(minute / 1440);
-    minute %= 1440;
-    int y;
-    unsigned m, d;
-    civil_from_days(days, &y, &m, &d);
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    tm.tm_year = y - 1900;
-    tm.tm_mon = (int)m - 1;
-    tm.tm_mday = (int)d;
-    tm.tm_hour = (int)(minute / 60);
-    tm.tm_min = (int)(minute % 60);
-    tm.tm_isdst = -1;
-    time_t t = mktime(&tm);
-    return (int64_t)t * 1000;
+    int64_t local = ((int64_t)days + minute / 1440) * 86400 + (int64_t)(minute % 1440) * 60;
+    long before = offset_at((time_t)(local - 86400)), after = offset_at((time_t)(local + 86400));
+    int64_t c1 = local - before, c2 = local - after;
+    bool ok1 = offset_at((time_t)c1) == before, ok2 = offset_at((time_t)c2) == after;
+    int64_t t;
+    if (ok1 && ok2)
+        t = c1 < c2 ? c1 : c2;
+    else if (ok1 || ok2)
+        t = ok1 ? c1 : c2;
+    else
+        t = c1;
+    return t * 1000;
 }
