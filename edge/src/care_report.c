@@ -394,6 +394,7 @@ json_t *relais_report_adherence(struct relais_store *st, const struct relais_car
     json_object_set_new(o, "total", tally_json(&total));
     json_object_set_new(o, "cycles", cycles);
     json_object_set_new(o, "drug_holidays", holidays);
+    json_object_set_new(o, "drug_holiday_days", json_integer(plan->rules.drug_holiday_days));
     json_object_set_new(o, "chronology", chronology);
     json_object_set_new(o, "legend",
                         json_string("+ on time, E early, L late, - missed, 2 double,"

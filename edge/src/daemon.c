@@ -720,6 +720,7 @@ static void reload(struct daemon *d)
         relais_mqtt_link_set_library_log(relais_mqtt_ingest_link(d->mqtt),
                                          d->cfg.log_level >= RELAIS_LOG_DEBUG);
     }
+    relais_engine_set_limits(d->engine, d->cfg.rules_clock_jump_ms, d->cfg.rules_renotify_max);
     d->reloads++;
     audit_now(d, "config.reloaded", d->config_path);
     careplan_file_load(d);

@@ -9,7 +9,9 @@
  *   HIGH:   T+a          not acknowledged -> re-notified and escalated to
  *                        X.escalate_to (level 1)
  *           T+call15     the patient's devices get {"cmd":"call15"} (level 2)
- *           then every a' (the current team's delay): re-notified
+ *           then re-notified, never giving up, spaced by half the age
+ *           of the alert: at least a' (the current team's delay), at most
+ *           HIGH_REMIND_MAX (a nurse is reminded, not flooded)
  *   MEDIUM, LOW: every a, re-notified, at most max_renotify times
  *
  * An acknowledgement stops the timers; resolve or all clear closes.
@@ -41,6 +43,7 @@
 #define DAY_MS             INT64_C(86400000)
 #define TIME_SKEW_MS       INT64_C(120000) /* a device clock off by more gets a "time" command */
 #define TIME_CMD_EVERY     HOUR_MS         /* at most that often per device */
+#define HIGH_REMIND_MAX    HOUR_MS         /* the longest gap between reminders of a HIGH alert */
 /* A dose slot is not judged "missed" while the pill box's clock and the
  * gateway's disagree by more than this, when the disagreement cannot be a
  * delivery delay (device ahead) or the gateway's clock jumped lately. */
@@ -409,6 +412,14 @@ enum again_mode {
     AGAIN_NOTIFY,     /* a new occurrence (a second missed dose...): the team is told */
 };
 
+/* The first timer of a (re)raised alert: HIGH always escalates; MEDIUM and
+ * LOW are re-notified only when max_renotify allows one. */
+static int64_t first_timer(const struct relais_engine *e, const struct relais_alert *a, int64_t now)
+{
+    if (a->priority != RELAIS_PRIO_HIGH && e->opts.max_renotify == 0) return 0;
+    return now + (int64_t)ack_delay_min(e, a->team) * MIN_MS;
+}
+
 /*
  * Raises (or upgrades, or adds to) the alert of rule r for patient.  ev is
  * the evidence (consumed).  *raised_out, when given, tells whether a new
@@ -442,7 +453,7 @@ static int raise_alert(struct relais_engine *e, const char *patient, enum relais
         a.open = true;
         a.raised_ms = now;
         a.since_ms = now;
-        a.next_ms = now + (int64_t)ack_delay_min(e, a.team) * MIN_MS;
+        a.next_ms = first_timer(e, &a, now);
         a.plan_version = e->has_plan ? e->plan.version : 0;
         json_object_set_new(ev, "count", json_integer(1));
         set_evidence(&a, ev);
@@ -471,7 +482,7 @@ static int raise_alert(struct relais_engine *e, const char *patient, enum relais
         a.level = 0;
         a.renotified = 0;
         a.since_ms = now; /* the escalation delays count from the upgrade */
-        a.next_ms = now + (int64_t)ack_delay_min(e, a.team) * MIN_MS;
+        a.next_ms = first_timer(e, &a, now);
         if ((rc = relais_store_alert_update(e->st, &a)) ||
             (rc = add_event(e, &a, now, "upgraded", NULL, NULL, why, true)))
             return rc;
@@ -609,7 +620,11 @@ static int alert_timer(struct relais_engine *e, struct relais_alert *a, int64_t 
     }
     if (a->level == 0) a->level = 1; /* no backup team: keep reminding the same one */
     a->renotified++;
-    int64_t next = now + (int64_t)delay * MIN_MS;
+    int64_t gap = (now - a->since_ms) / 2;
+    if (gap < (int64_t)delay * MIN_MS) gap = (int64_t)delay * MIN_MS;
+    if (gap > HIGH_REMIND_MAX)
+        gap = HIGH_REMIND_MAX > (int64_t)delay * MIN_MS ? HIGH_REMIND_MAX : (int64_t)delay * MIN_MS;
+    int64_t next = now + gap;
     int64_t call15_at = call15 && a->level <= 1 ? a->since_ms + (int64_t)call15 * MIN_MS : 0;
     a->next_ms = call15_at && call15_at < next ? call15_at : next;
     snprintf(why, sizeof why, "not acknowledged after %" PRId64 " min (reminder %d)",
@@ -1802,6 +1817,13 @@ int64_t relais_engine_next_due(struct relais_engine *e)
     return d.at;
 }
 
+void relais_engine_set_limits(struct relais_engine *e, uint32_t jump_threshold_ms,
+                              uint32_t max_renotify)
+{
+    e->opts.jump_threshold_ms = jump_threshold_ms ? jump_threshold_ms : 5000;
+    e->opts.max_renotify = max_renotify;
+}
+
 void relais_engine_set_condition(struct relais_engine *e, enum relais_rule rule, bool active,
                                  const char *detail)
 {
@@ -1894,7 +1916,12 @@ int relais_engine_apply_plan(struct relais_engine *e, const char *json, size_t l
         memcpy(e->s.unbound, keep.unbound, sizeof keep.unbound);
         e->s.nunbound = keep.nunbound;
         e->plan_since_ms = now;
-        e->cursor = now;
+        /* from the day's start: the slots already past today get their row
+         * ("unknown": the plan was not there to watch them) */
+        struct relais_local loc;
+        relais_tz_local(next->timezone, now, &loc);
+        e->cursor = relais_tz_utc(next->timezone, loc.days, 0) - 1;
+        if (e->cursor > now) e->cursor = now;
     }
     e->plan = *next;
     e->has_plan = true;

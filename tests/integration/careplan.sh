@@ -91,18 +91,7 @@ sighup() {
 }
 test_reloads_above() { [ "$(reloads)" -gt "$1" ]; }
 
-relaisd_start_test_clock() {
-    "$RELAISD" -c "$T/relaisd.conf" --test-clock "$TC0" >>"$T/relaisd.log" 2>&1 &
-    RELAISD_PID=$!
-    RL_PIDS+=("$RELAISD_PID")
-    local deadline=$((SECONDS + 15))
-    while [ $SECONDS -lt "$deadline" ]; do
-        if [ "$(rl_status_field local.connected 2>/dev/null)" = "true" ]; then return 0; fi
-        kill -0 "$RELAISD_PID" 2>/dev/null || rl_fail "relaisd exited at start"
-        sleep 0.05
-    done
-    rl_fail "relaisd did not connect to the broker"
-}
+relaisd_start_test_clock() { rl_relaisd_start --test-clock "$TC0"; }
 
 clock_ms() { ctl --json clock | jq -r .wall_ms; }
 

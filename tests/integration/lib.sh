@@ -169,8 +169,8 @@ rl_status_field() {
     jq -r ".$1" <<<"$json"
 }
 
-rl_relaisd_start() { # start relaisd and wait until it is connected to the broker
-    "$RELAISD" -c "$T/relaisd.conf" >>"$T/relaisd.log" 2>&1 &
+rl_relaisd_start() { # [RELAISD_ARGS...] start relaisd, wait until it is connected to the broker
+    "$RELAISD" -c "$T/relaisd.conf" "$@" >>"$T/relaisd.log" 2>&1 &
     RELAISD_PID=$!
     RL_PIDS+=("$RELAISD_PID")
     local deadline=$((SECONDS + 15))

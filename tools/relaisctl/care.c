@@ -341,7 +341,8 @@ static int cmd_adherence(const struct opts *o, const char *sock, const char *db,
     }
     tally_line("total", json_object_get(a, "total"));
     json_t *hol = json_object_get(a, "drug_holidays");
-    printf("\ndrug holidays (>= 3 treatment days without a dose): ");
+    printf("\ndrug holidays (>= %lld treatment days without a dose): ",
+           (long long)jms(a, "drug_holiday_days"));
     if (json_array_size(hol) == 0)
         printf("none\n");
     else {

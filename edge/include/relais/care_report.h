@@ -7,7 +7,7 @@
  *   events      the alert history (raised, escalated, acknowledged...)
  *   adherence   the ABC taxonomy's implementation measures, per day and
  *               per cycle: taking adherence, timing adherence, correct-
- *               dosing days, drug holidays (docs/adherence.md)
+ *               dosing days, drug holidays (docs/alerts.md#adherence)
  *   delays      delay of care: raise -> acknowledgement and raise ->
  *               resolution, per patient and per team
  *

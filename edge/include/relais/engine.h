@@ -22,7 +22,10 @@
  * more than jump_threshold_ms) the open timers move with it: a jump neither
  * fires an escalation early nor delays it, a forward jump marks the slots it
  * skipped "unknown" (no reminder, no missed-dose alert), a backward jump
- * replays nothing (the slots are already judged in the store).
+ * brings the slot cursor back: the slots judged "unknown" with no dose are
+ * watched again, what was seen stays, a dose-free day is counted once.  A
+ * slot without a dose is "unknown", not "missed", while the pill box's clock
+ * disagrees with the gateway's by more than 30 min (docs/careplan.md#time).
  */
 #ifndef RELAIS_ENGINE_H
 #define RELAIS_ENGINE_H
@@ -95,6 +98,11 @@ int64_t relais_engine_next_due(struct relais_engine *e);
 
 /* A gateway condition (RELAIS_RULE_STORE_BUSY, RELAIS_RULE_CLOCK_NOT_SYNCED)
  * became active or inactive; it is judged at the next run. */
+/* The options a SIGHUP may change ([rules] clock_jump_ms, renotify_max);
+ * the others stay as created.  Alerts already waiting keep their timer. */
+void relais_engine_set_limits(struct relais_engine *e, uint32_t jump_threshold_ms,
+                              uint32_t max_renotify);
+
 void relais_engine_set_condition(struct relais_engine *e, enum relais_rule rule, bool active,
                                  const char *detail);
 

@@ -168,8 +168,8 @@ struct relais_dose_event {
     int idx;
     int64_t t_ms;
     const char *date;     /* local date */
-    const char *slot_key; /* NULL: no slot (rest day, unscheduled) */
-    const char *kind;     /* taken, early, late, double, rest_day, unscheduled */
+    const char *slot_key; /* NULL: no slot (a dose on a rest day) */
+    const char *kind;     /* taken, early, late, double, rest_day */
 };
 
 int relais_store_dose_event_add(struct relais_store *st, const struct relais_dose_event *e);
