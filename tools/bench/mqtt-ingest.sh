@@ -61,7 +61,7 @@ sink_run() { # ECHO(0|1) SEQ0 -> rate measured at the publisher (echo) or the si
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
 
-rl_relaisd_conf
+rl_relaisd_conf ${BENCH_RELAISD_CONF:-}
 rl_relaisd_start
 # 10 devices, one pack each: the idle gateway of a home
 for i in $(seq 0 9); do
