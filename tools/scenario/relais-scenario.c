@@ -1002,7 +1002,12 @@ int main(int argc, char **argv)
         case 'r': d.relaisd = optarg; break;
         case 'c': d.config = optarg; break;
         case 's': d.socket = optarg; break;
-        case 'p': d.broker_port = atoi(optarg); break;
+        case 'p': {
+            char *end;
+            long port = strtol(optarg, &end, 10);
+            d.broker_port = *end == '\0' && port > 0 && port < 65536 ? (int)port : 0;
+            break;
+        }
         case 'w': d.device_password = optarg; break;
         case 'l': d.log = optarg; break;
         case 'v': verbose = true; break;

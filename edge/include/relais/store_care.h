@@ -90,7 +90,7 @@ struct relais_alert {
     char evidence[2048]; /* JSON */
 };
 
-/* The number the next alert gets (its id is "{gateway}-{number}"). */
+/* The number of the next alert (its id is "{gateway}-{number}"). */
 int relais_store_alert_next_number(struct relais_store *st, int64_t *out);
 int relais_store_alert_insert(struct relais_store *st, const struct relais_alert *a);
 int relais_store_alert_update(struct relais_store *st, const struct relais_alert *a);
