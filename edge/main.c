@@ -25,10 +25,13 @@ struct cli_option {
 
 static const struct cli_option cli_options[] = {
     {"config", 'c', "FILE", "configuration file (INI); required to run"},
-    {"check", 'k', NULL, "validate the configuration and exit: 0 if valid, 1 with FILE:LINE: [section] key: why"},
+    {"check", 'k', NULL,
+     "validate the configuration and exit: 0 if valid, 1 with FILE:LINE: [section] key: why"},
     {"log-level", 'l', "LEVEL", "override [gateway] log_level (error, warn, notice, info, debug)"},
     {"config-example", 'E', NULL, "print the example configuration generated from the key table"},
-    {"test-clock", 'T', "TIME", "tests only: the rules run on a clock starting at TIME (UTC, YYYY-MM-DDTHH:MM:SSZ or ms since 1970) moved by relaisctl clock"},
+    {"test-clock", 'T', "TIME",
+     "tests only: the rules run on a clock starting at TIME (UTC, YYYY-MM-DDTHH:MM:SSZ or ms since "
+     "1970) moved by relaisctl clock"},
     {"version", 'V', NULL, "print the version and exit"},
     {"help", 'h', NULL, "print this help and exit"},
     {NULL, 0, NULL, NULL},
@@ -62,11 +65,9 @@ static int parse_test_clock(const char *s, int64_t *out)
     struct tm tm;
     memset(&tm, 0, sizeof tm);
     end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    if (!end || *end)
-        return -1;
+    if (!end || *end) return -1;
     time_t t = timegm(&tm);
-    if (t <= 0)
-        return -1;
+    if (t <= 0) return -1;
     *out = (int64_t)t * 1000;
     return 0;
 }
@@ -87,8 +88,7 @@ int main(int argc, char **argv)
         longopts[i].flag = NULL;
         longopts[i].val = cli_options[i].shrt;
         shortopts[s++] = (char)cli_options[i].shrt;
-        if (cli_options[i].arg)
-            shortopts[s++] = ':';
+        if (cli_options[i].arg) shortopts[s++] = ':';
     }
     memset(&longopts[i], 0, sizeof longopts[i]);
     shortopts[s] = '\0';
@@ -101,7 +101,8 @@ int main(int argc, char **argv)
         case 'l': level = optarg; break;
         case 'T':
             if (parse_test_clock(optarg, &test_clock)) {
-                fprintf(stderr, "relaisd: --test-clock: '%s' is not YYYY-MM-DDTHH:MM:SSZ\n", optarg);
+                fprintf(stderr, "relaisd: --test-clock: '%s' is not YYYY-MM-DDTHH:MM:SSZ\n",
+                        optarg);
                 return 2;
             }
             break;
@@ -112,7 +113,8 @@ int main(int argc, char **argv)
         }
     }
     if (optind != argc || !config_path) {
-        fprintf(stderr, "relaisd: %s\n", optind != argc ? "unexpected argument" : "-c FILE is required");
+        fprintf(stderr, "relaisd: %s\n",
+                optind != argc ? "unexpected argument" : "-c FILE is required");
         usage(stderr);
         return 2;
     }
@@ -135,7 +137,7 @@ int main(int argc, char **argv)
         return 0;
     }
     const struct relais_daemon_opts opts = {
-        .log_level_override = level ? (int)override : -1,
+        .log_level_override = level ? (int) override : -1,
         .test_clock_ms = test_clock,
     };
     return relais_daemon_run(config_path, &cfg, &opts);

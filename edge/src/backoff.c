@@ -30,10 +30,8 @@ void relais_backoff_init(struct relais_backoff *b, uint32_t min_ms, uint32_t max
 
 void relais_backoff_set_bounds(struct relais_backoff *b, uint32_t min_ms, uint32_t max_ms)
 {
-    if (min_ms == 0)
-        min_ms = 1;
-    if (max_ms < min_ms)
-        max_ms = min_ms;
+    if (min_ms == 0) min_ms = 1;
+    if (max_ms < min_ms) max_ms = min_ms;
     b->min_ms = min_ms;
     b->max_ms = max_ms;
 }
@@ -43,13 +41,10 @@ uint32_t relais_backoff_next(struct relais_backoff *b)
     uint64_t base = (uint64_t)b->min_ms * 2;
     for (uint32_t i = 0; i < b->attempt && base < b->max_ms; i++)
         base *= 2;
-    if (base > b->max_ms)
-        base = b->max_ms;
-    if (b->attempt < UINT32_MAX)
-        b->attempt++;
+    if (base > b->max_ms) base = b->max_ms;
+    if (b->attempt < UINT32_MAX) b->attempt++;
     uint64_t lo = base / 2 > b->min_ms ? base / 2 : b->min_ms;
-    if (lo > base)
-        lo = base;
+    if (lo > base) lo = base;
     return (uint32_t)(lo + next_random(b) % (base - lo + 1));
 }
 

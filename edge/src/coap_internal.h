@@ -20,12 +20,12 @@
 struct coap_req {
     coap_pdu_code_t method;
     /* Uri-Path: dev/{device}/up/{seq} */
-    bool path_is_up;                       /* the path has that shape and parses */
-    bool path_is_wkc;                      /* .well-known/core */
+    bool path_is_up;  /* the path has that shape and parses */
+    bool path_is_wkc; /* .well-known/core */
     char device[RELAIS_WIRE_ID_MAX + 1];
     uint64_t seq;
     /* body */
-    int format;           /* enum relais_senml_format, or -1: by the first byte */
+    int format; /* enum relais_senml_format, or -1: by the first byte */
     bool has_cf;
     unsigned cf;
     bool has_block1;

@@ -27,10 +27,8 @@ static bool option_known(uint16_t num)
     case COAP_OPTION_BLOCK2:
     case COAP_OPTION_SIZE1:
     case COAP_OPTION_SIZE2:
-    case COAP_OPTION_RTAG:
-        return true;
-    default:
-        return false;
+    case COAP_OPTION_RTAG: return true;
+    default: return false;
     }
 }
 
@@ -92,15 +90,13 @@ int coap__read_request(const coap_pdu_t *pdu, struct coap_req *req, char *why, s
         const char *s[COAP_MAX_SEGMENTS];
         for (size_t i = 0; i < nseg; i++)
             s[i] = (const char *)seg[i];
-        req->path_is_up =
-            relais_wire_path_up_parse(s, seglen, nseg, req->device, &req->seq) == 0;
+        req->path_is_up = relais_wire_path_up_parse(s, seglen, nseg, req->device, &req->seq) == 0;
     }
     if (!req->path_is_up)
         return fail(why, cap, COAP_RESPONSE_CODE_NOT_FOUND,
                     "no such resource: packs go to /dev/{device}/up/{seq}");
     if (req->method != COAP_REQUEST_CODE_POST)
-        return fail(why, cap, COAP_RESPONSE_CODE_NOT_ALLOWED,
-                    "an uplink resource takes POST only");
+        return fail(why, cap, COAP_RESPONSE_CODE_NOT_ALLOWED, "an uplink resource takes POST only");
 
     if (req->has_cf) {
         switch (req->cf) {
@@ -136,8 +132,7 @@ int coap__read_request(const coap_pdu_t *pdu, struct coap_req *req, char *why, s
     }
     size_t len = 0;
     const uint8_t *data = NULL;
-    if (!coap_get_data(pdu, &len, &data))
-        len = 0;
+    if (!coap_get_data(pdu, &len, &data)) len = 0;
     req->payload = data;
     req->len = len;
     if (len > RELAIS_SENML_MAX_BYTES)
@@ -210,8 +205,7 @@ enum coap_block_verdict coap__transfer_add(struct coap_transfer *t, const struct
     if (t->len + req->len > RELAIS_SENML_MAX_BYTES)
         return block_fail(t, code, COAP_RESPONSE_CODE_REQUEST_TOO_LARGE, why, cap,
                           "pack over 65536 bytes");
-    if (req->len)
-        memcpy(t->buf + t->len, req->payload, req->len);
+    if (req->len) memcpy(t->buf + t->len, req->payload, req->len);
     t->len += req->len;
     t->next_num = b->num + 1;
     t->last_ms = now_ms;

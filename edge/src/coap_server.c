@@ -37,7 +37,7 @@ struct peer {
     coap_session_t *session;
     struct peer *next;
     bool dtls;
-    bool established; /* DTLS handshake done and not closed since */
+    bool established;                      /* DTLS handshake done and not closed since */
     char identity[RELAIS_WIRE_ID_MAX + 1]; /* DTLS identity, "" until known */
     double tokens;
     uint64_t refill_ms;
@@ -104,11 +104,9 @@ static bool bucket_take(double *tokens, uint64_t *refill_ms, unsigned rate, uint
         *refill_ms = now;
     }
     *tokens += (double)(now - *refill_ms) * rate / 1000.0;
-    if (*tokens > cap)
-        *tokens = cap;
+    if (*tokens > cap) *tokens = cap;
     *refill_ms = now;
-    if (*tokens < 1.0)
-        return false;
+    if (*tokens < 1.0) return false;
     *tokens -= 1.0;
     return true;
 }
@@ -142,8 +140,7 @@ static void respond(struct relais_coap_server *srv, coap_pdu_t *resp, coap_pdu_c
         coap_add_option(resp, COAP_OPTION_SIZE1,
                         coap_encode_var_safe(buf, sizeof buf, RELAIS_SENML_MAX_BYTES), buf);
     }
-    if (why && why[0])
-        coap_add_data(resp, strlen(why), (const uint8_t *)why);
+    if (why && why[0]) coap_add_data(resp, strlen(why), (const uint8_t *)why);
     answer_count(srv, code);
 }
 
@@ -204,8 +201,7 @@ static struct exchange *exchange_new(struct relais_coap_server *srv)
 static struct exchange *exchange_find(struct relais_coap_server *srv, uint32_t id)
 {
     uint32_t slot = (id & 0xffffu);
-    if (slot == 0 || slot > MAX_EXCHANGES)
-        return NULL;
+    if (slot == 0 || slot > MAX_EXCHANGES) return NULL;
     struct exchange *e = &srv->ex[slot - 1];
     return e->used && e->id == id ? e : NULL;
 }
@@ -222,12 +218,10 @@ static void coap_reply(void *ud, const char *device, const struct relais_wire_ac
     struct relais_coap_server *srv = ud;
     uint32_t id;
     (void)device;
-    if (token_len != sizeof id)
-        return;
+    if (token_len != sizeof id) return;
     memcpy(&id, token, sizeof id);
     struct exchange *e = exchange_find(srv, id);
-    if (!e)
-        return;
+    if (!e) return;
     if (!e->peer) {
         /* the session went away before the commit: the device resends */
         srv->stats.lost_answers++;
@@ -278,10 +272,8 @@ static void exchange_answer(struct relais_coap_server *srv, struct exchange *e, 
     if (e->max_age)
         coap_add_option(resp, COAP_OPTION_MAXAGE, coap_encode_var_safe(buf, sizeof buf, e->max_age),
                         buf);
-    if (e->has_block1)
-        add_block1(resp, &e->block1, false);
-    if (e->body_len)
-        coap_add_data(resp, e->body_len, e->body);
+    if (e->has_block1) add_block1(resp, &e->block1, false);
+    if (e->body_len) coap_add_data(resp, e->body_len, e->body);
     answer_count(srv, e->code);
     exchange_free(e);
 }
@@ -311,8 +303,7 @@ static void peer_new(struct relais_coap_server *srv, coap_session_t *s)
 static void peer_free(struct relais_coap_server *srv, coap_session_t *s)
 {
     struct peer *p = peer_of(s);
-    if (!p)
-        return;
+    if (!p) return;
     for (struct peer **pp = &srv->peers; *pp; pp = &(*pp)->next) {
         if (*pp == p) {
             *pp = p->next;
@@ -361,8 +352,7 @@ static int event_cb(coap_session_t *s, const coap_event_t ev)
         break;
     case COAP_EVENT_DTLS_CLOSED:
     case COAP_EVENT_DTLS_ERROR:
-        if (p)
-            p->established = false;
+        if (p) p->established = false;
         break;
     default: break;
     }
@@ -418,13 +408,10 @@ static struct coap_transfer *transfer_for(struct relais_coap_server *srv, struct
     struct coap_transfer *free_slot = NULL;
     for (int i = 0; i < PEER_TRANSFERS; i++) {
         struct coap_transfer *t = &p->transfers[i];
-        if (t->used && t->seq == req->seq && strcmp(t->device, req->device) == 0)
-            return t;
-        if (!t->used && !free_slot)
-            free_slot = t;
+        if (t->used && t->seq == req->seq && strcmp(t->device, req->device) == 0) return t;
+        if (!t->used && !free_slot) free_slot = t;
     }
-    if (req->block1.num == 0 && srv->transfers >= srv->opts.max_transfers)
-        return NULL;
+    if (req->block1.num == 0 && srv->transfers >= srv->opts.max_transfers) return NULL;
     return free_slot;
 }
 
@@ -480,8 +467,7 @@ static void hnd_post(coap_resource_t *res, coap_session_t *s, const coap_pdu_t *
     coap_async_t *async = coap_find_async(s, coap_pdu_get_token(request));
     if (async) {
         struct exchange *e = coap_async_get_app_data(async);
-        if (e && e->done)
-            exchange_answer(srv, e, resp);
+        if (e && e->done) exchange_answer(srv, e, resp);
         return; /* not done yet: libcoap repeats the empty ACK */
     }
 
@@ -517,11 +503,10 @@ static void hnd_post(coap_resource_t *res, coap_session_t *s, const coap_pdu_t *
         }
         bool was_used = t->used;
         int bcode = 0;
-        enum coap_block_verdict v = coap__transfer_add(t, &req, now_ms(srv), &bcode, why, sizeof why);
-        if (!was_used && t->used)
-            srv->transfers++;
-        if (was_used && !t->used)
-            srv->transfers--;
+        enum coap_block_verdict v =
+            coap__transfer_add(t, &req, now_ms(srv), &bcode, why, sizeof why);
+        if (!was_used && t->used) srv->transfers++;
+        if (was_used && !t->used) srv->transfers--;
         if (v == COAP_BLOCK_ERROR) {
             respond(srv, resp, (coap_pdu_code_t)bcode, why, 0);
             return;
@@ -534,20 +519,17 @@ static void hnd_post(coap_resource_t *res, coap_session_t *s, const coap_pdu_t *
         }
         body = t->buf;
         len = t->len;
-        if (req.format < 0)
-            req.format = t->format;
+        if (req.format < 0) req.format = t->format;
     }
 
     enum relais_senml_format fmt;
     int format = req.format;
-    if (format < 0 && relais_senml_sniff(body, len, &fmt) == 0)
-        format = (int)fmt;
+    if (format < 0 && relais_senml_sniff(body, len, &fmt) == 0) format = (int)fmt;
 
     struct exchange *e = exchange_new(srv);
     async = e ? coap_register_async(s, request, 0) : NULL;
     if (!async) {
-        if (e)
-            exchange_free(e);
+        if (e) exchange_free(e);
         respond(srv, resp, COAP_RESPONSE_CODE_SERVICE_UNAVAILABLE, "too many answers pending", 1);
         goto out;
     }
@@ -600,7 +582,7 @@ static void hnd_other(coap_resource_t *res, coap_session_t *s, const coap_pdu_t 
 
 /* GET /.well-known/core (RFC 6690): the uplink of the asking device. */
 static void hnd_wkc(coap_resource_t *res, coap_session_t *s, const coap_pdu_t *request,
-                   const coap_string_t *query, coap_pdu_t *resp)
+                    const coap_string_t *query, coap_pdu_t *resp)
 {
     struct relais_coap_server *srv = coap_get_app_data(coap_session_get_context(s));
     struct peer *p = peer_of(s);
@@ -666,8 +648,7 @@ static void coap_io_cb(struct relais_io *io, unsigned revents)
     for (int i = 0; i < 64; i++) {
         uint64_t before = srv->stats.requests + srv->stats.continues;
         coap_run(srv);
-        if (srv->stats.requests + srv->stats.continues == before)
-            break;
+        if (srv->stats.requests + srv->stats.continues == before) break;
     }
 }
 
@@ -684,8 +665,7 @@ static void coap_hook_cb(struct relais_hook *h)
 {
     struct relais_coap_server *srv =
         (struct relais_coap_server *)((char *)h - offsetof(struct relais_coap_server, hook));
-    if (srv->kick)
-        coap_run(srv);
+    if (srv->kick) coap_run(srv);
 }
 
 static void coap_log_cb(coap_log_t level, const char *message)
@@ -749,8 +729,7 @@ int relais_coap_server_create(struct relais_coap_server **out, struct relais_loo
 {
     int rc = RELAIS_EIO;
     struct relais_coap_server *srv = calloc(1, sizeof *srv);
-    if (!srv)
-        return RELAIS_ENOMEM;
+    if (!srv) return RELAIS_ENOMEM;
     srv->loop = loop;
     srv->ing = ing;
     srv->reg = reg;
@@ -800,12 +779,10 @@ int relais_coap_server_create(struct relais_coap_server **out, struct relais_loo
             log_error("coap", "cannot set up DTLS-PSK");
             goto fail;
         }
-        if ((rc = endpoint(srv, srv->bind, opts->dtls_port, COAP_PROTO_DTLS)))
-            goto fail;
+        if ((rc = endpoint(srv, srv->bind, opts->dtls_port, COAP_PROTO_DTLS))) goto fail;
     }
     if (opts->allow_plain && opts->port) {
-        if ((rc = endpoint(srv, "127.0.0.1", opts->port, COAP_PROTO_UDP)))
-            goto fail;
+        if ((rc = endpoint(srv, "127.0.0.1", opts->port, COAP_PROTO_UDP))) goto fail;
     }
 
     coap_resource_t *r = coap_resource_unknown_init2(hnd_other, 0);
@@ -826,8 +803,7 @@ int relais_coap_server_create(struct relais_coap_server **out, struct relais_loo
         rc = RELAIS_EIO;
         goto fail;
     }
-    if ((rc = relais_loop_io_add(loop, &srv->io, fd, RELAIS_IO_READ, coap_io_cb)))
-        goto fail;
+    if ((rc = relais_loop_io_add(loop, &srv->io, fd, RELAIS_IO_READ, coap_io_cb))) goto fail;
     relais_loop_hook_add(loop, &srv->hook, coap_hook_cb);
     coap_run(srv);
     *out = srv;
@@ -839,8 +815,7 @@ fail:
 
 void relais_coap_server_destroy(struct relais_coap_server *srv)
 {
-    if (!srv)
-        return;
+    if (!srv) return;
     if (srv->io.active) {
         relais_loop_io_remove(srv->loop, &srv->io);
         relais_loop_hook_remove(srv->loop, &srv->hook);
@@ -848,8 +823,7 @@ void relais_coap_server_destroy(struct relais_coap_server *srv)
     relais_loop_timer_cancel(srv->loop, &srv->timer);
     if (srv->ctx && srv->kick)
         coap_io_process(srv->ctx, COAP_IO_NO_WAIT); /* answers of the last commit */
-    if (srv->ctx)
-        coap_free_context(srv->ctx); /* deletes the sessions: peers are freed by events */
+    if (srv->ctx) coap_free_context(srv->ctx); /* deletes the sessions: peers are freed by events */
     while (srv->peers) {
         struct peer *p = srv->peers;
         srv->peers = p->next;

@@ -80,8 +80,8 @@ const struct relais_config_key relais_config_keys[] = {
      "Its private key; must not be readable by others."},
     {"upstream", "username", RELAIS_CFG_STRING, "", 0, 0, OFF(upstream_username), RL, NULL,
      "Username, when the hospital uses passwords."},
-    {"upstream", "password_file", RELAIS_CFG_PATH, "", 0, 0, OFF(upstream_password_file), RL,
-     NULL, "File holding that password; must not be readable by others."},
+    {"upstream", "password_file", RELAIS_CFG_PATH, "", 0, 0, OFF(upstream_password_file), RL, NULL,
+     "File holding that password; must not be readable by others."},
 
     {"store", "quota_mb", RELAIS_CFG_UINT, "1024", 1, 1048576, OFF(store_quota_mb), RL, NULL,
      "Size the store may reach (database and WAL). Above it devices are told busy."},
@@ -91,7 +91,8 @@ const struct relais_config_key relais_config_keys[] = {
      NULL, "Longest a pack waits for its group commit (and so for its ack)."},
     {"store", "commit_linger_us", RELAIS_CFG_UINT, "300", 0, 1000000, OFF(store_commit_linger_us),
      RL, NULL,
-     "After a loop turn that brought packs, wait this many microseconds for more before committing (within commit_window_ms); 0: commit at once."},
+     "After a loop turn that brought packs, wait this many microseconds for more before committing "
+     "(within commit_window_ms); 0: commit at once."},
     {"store", "commit_max_packs", RELAIS_CFG_UINT, "512", 1, 65536, OFF(store_commit_max_packs), RL,
      NULL, "Most packs in one group commit."},
     {"store", "busy_retry_s", RELAIS_CFG_UINT, "30", 1, 3600, OFF(store_busy_retry_s), RL, NULL,
@@ -117,7 +118,7 @@ const struct relais_config_key relais_config_keys[] = {
     {NULL, NULL, 0, NULL, 0, 0, 0, 0, NULL, NULL},
 };
 
-static const char *const sections[] = {"gateway", "local",    "coap",  "upstream", "store",
+static const char *const sections[] = {"gateway",  "local", "coap",    "upstream", "store",
                                        "careplan", "rules", "control", NULL};
 
 /* ---- values ---- */
@@ -153,16 +154,14 @@ static int parse_bool(const char *v, bool *out)
 static bool printable(const char *v)
 {
     for (const unsigned char *p = (const unsigned char *)v; *p; p++)
-        if (*p < 0x20 || *p == 0x7f)
-            return false;
+        if (*p < 0x20 || *p == 0x7f) return false;
     return true;
 }
 
 static bool host_valid(const char *v)
 {
     size_t n = strlen(v);
-    if (n == 0 || n > 253)
-        return false;
+    if (n == 0 || n > 253) return false;
     for (size_t i = 0; i < n; i++) {
         char c = v[i];
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -175,12 +174,10 @@ static bool host_valid(const char *v)
 /* Joins a relative path to dir; absolute paths and "" are copied. */
 static char *resolve_path(const char *dir, const char *v)
 {
-    if (v[0] == '\0' || v[0] == '/' || !dir || !dir[0])
-        return strdup(v);
+    if (v[0] == '\0' || v[0] == '/' || !dir || !dir[0]) return strdup(v);
     size_t n = strlen(dir) + 1 + strlen(v) + 1;
     char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s/%s", dir, v);
+    if (p) snprintf(p, n, "%s/%s", dir, v);
     return p;
 }
 
@@ -259,8 +256,7 @@ int relais_config_init_defaults(struct relais_config *cfg)
     char why[128];
     memset(cfg, 0, sizeof *cfg);
     for (const struct relais_config_key *k = relais_config_keys; k->key; k++) {
-        if (!k->def)
-            continue;
+        if (!k->def) continue;
         if (set_value(cfg, k, k->def, NULL, why, sizeof why) != 0) {
             relais_config_cleanup(cfg);
             return RELAIS_ENOMEM;
@@ -327,8 +323,7 @@ static void fail(struct parse_ctx *pc, int line, const char *section, const char
 static bool section_known(const char *s, size_t n)
 {
     for (size_t i = 0; sections[i]; i++)
-        if (strlen(sections[i]) == n && memcmp(sections[i], s, n) == 0)
-            return true;
+        if (strlen(sections[i]) == n && memcmp(sections[i], s, n) == 0) return true;
     return false;
 }
 
@@ -337,8 +332,7 @@ static char *reader(char *str, int num, void *stream)
 {
     struct parse_ctx *pc = stream;
     long start = ftell(pc->fp);
-    if (!fgets(str, num, pc->fp))
-        return NULL;
+    if (!fgets(str, num, pc->fp)) return NULL;
     pc->line++;
     size_t n = strlen(str);
     long end = ftell(pc->fp);
@@ -365,15 +359,13 @@ static char *reader(char *str, int num, void *stream)
     }
     /* inih skips a BOM on line 1 and leading whitespace before '[' */
     const char *h = str;
-    if (pc->line == 1 && strncmp(h, "\xEF\xBB\xBF", 3) == 0)
-        h += 3;
+    if (pc->line == 1 && strncmp(h, "\xEF\xBB\xBF", 3) == 0) h += 3;
     while (*h == ' ' || *h == '\t')
         h++;
     if (h[0] == '[') {
         const char *close = strchr(h, ']');
         if (close && !section_known(h + 1, (size_t)(close - h - 1)))
-            fail(pc, pc->line, NULL, NULL, "unknown section [%.*s]", (int)(close - h - 1),
-                 h + 1);
+            fail(pc, pc->line, NULL, NULL, "unknown section [%.*s]", (int)(close - h - 1), h + 1);
     }
     return str;
 }
@@ -384,8 +376,7 @@ static int handler(void *user, const char *section, const char *name, const char
     size_t i = 0;
     const struct relais_config_key *k;
     for (k = relais_config_keys; k->key; k++, i++) {
-        if (strcmp(k->section, section) == 0 && strcmp(k->key, name) == 0)
-            break;
+        if (strcmp(k->section, section) == 0 && strcmp(k->key, name) == 0) break;
     }
     if (!section_known(section, strlen(section))) {
         if (section[0])
@@ -426,10 +417,8 @@ int relais_config_load(struct relais_config *cfg, const char *path, struct relai
         return RELAIS_ENOMEM;
     }
     const char *slash = strrchr(path, '/');
-    if (slash)
-        snprintf(pc.dir, sizeof pc.dir, "%.*s", (int)(slash - path), path);
-    if (slash == path)
-        snprintf(pc.dir, sizeof pc.dir, "/");
+    if (slash) snprintf(pc.dir, sizeof pc.dir, "%.*s", (int)(slash - path), path);
+    if (slash == path) snprintf(pc.dir, sizeof pc.dir, "/");
 
     pc.fp = fopen(path, "r");
     if (!pc.fp) {
@@ -441,12 +430,9 @@ int relais_config_load(struct relais_config *cfg, const char *path, struct relai
         fail(&pc, 0, NULL, NULL, "cannot parse (%s)", ir == -2 ? "out of memory" : "read error");
         goto out;
     }
-    if (ir > 0)
-        fail(&pc, ir, NULL, NULL, "expected 'key = value', '[section]' or a comment");
-    if (ferror(pc.fp))
-        fail(&pc, 0, NULL, NULL, "read error");
-    if (pc.failed)
-        goto out;
+    if (ir > 0) fail(&pc, ir, NULL, NULL, "expected 'key = value', '[section]' or a comment");
+    if (ferror(pc.fp)) fail(&pc, 0, NULL, NULL, "read error");
+    if (pc.failed) goto out;
     size_t i = 0;
     for (const struct relais_config_key *k = relais_config_keys; k->key; k++, i++) {
         if ((k->flags & RELAIS_CFG_REQUIRED) && !pc.seen[i]) {
@@ -456,10 +442,8 @@ int relais_config_load(struct relais_config *cfg, const char *path, struct relai
     }
     rc = RELAIS_OK;
 out:
-    if (pc.fp)
-        fclose(pc.fp);
-    if (rc != RELAIS_OK)
-        relais_config_cleanup(cfg);
+    if (pc.fp) fclose(pc.fp);
+    if (rc != RELAIS_OK) relais_config_cleanup(cfg);
     return rc;
 }
 
@@ -476,7 +460,8 @@ static bool key_differs(const struct relais_config *a, const struct relais_confi
         return strcmp(sa ? sa : "", sb ? sb : "") != 0;
     }
     switch (k->type) {
-    case RELAIS_CFG_UINT: return *(const uint32_t *)(const void *)pa != *(const uint32_t *)(const void *)pb;
+    case RELAIS_CFG_UINT:
+        return *(const uint32_t *)(const void *)pa != *(const uint32_t *)(const void *)pb;
     case RELAIS_CFG_BOOL: return *(const bool *)(const void *)pa != *(const bool *)(const void *)pb;
     case RELAIS_CFG_LOG_LEVEL:
         return *(const enum relais_log_level *)(const void *)pa !=
@@ -489,10 +474,8 @@ int relais_config_merge_reload(const struct relais_config *cur, struct relais_co
 {
     int restart = 0;
     for (const struct relais_config_key *k = relais_config_keys; k->key; k++) {
-        if ((k->flags & RELAIS_CFG_RELOADABLE) || !key_differs(cur, next, k))
-            continue;
-        log_warn("config", "[%s] %s changed: takes effect at the next restart", k->section,
-                 k->key);
+        if ((k->flags & RELAIS_CFG_RELOADABLE) || !key_differs(cur, next, k)) continue;
+        log_warn("config", "[%s] %s changed: takes effect at the next restart", k->section, k->key);
         restart++;
         char *pn = (char *)next + k->offset;
         const char *pc = (const char *)cur + k->offset;
@@ -519,8 +502,7 @@ bool relais_config_section_changed(const struct relais_config *a, const struct r
                                    const char *section)
 {
     for (const struct relais_config_key *k = relais_config_keys; k->key; k++)
-        if (strcmp(k->section, section) == 0 && key_differs(a, b, k))
-            return true;
+        if (strcmp(k->section, section) == 0 && key_differs(a, b, k)) return true;
     return false;
 }
 

@@ -47,13 +47,11 @@ struct relais_control {
 
 static void client_close(struct client *c)
 {
-    if (!c->used)
-        return;
+    if (!c->used) return;
     int fd = c->io.fd;
     relais_loop_io_remove(c->ctl->loop, &c->io);
     relais_loop_timer_cancel(c->ctl->loop, &c->timeout);
-    if (fd >= 0)
-        close(fd);
+    if (fd >= 0) close(fd);
     free(c->out);
     c->out = NULL;
     c->used = false;
@@ -70,11 +68,9 @@ static void client_answer(struct client *c)
 {
     char *nl = memchr(c->in, '\n', c->in_len);
     *nl = '\0';
-    if (nl > c->in && nl[-1] == '\r')
-        nl[-1] = '\0';
+    if (nl > c->in && nl[-1] == '\r') nl[-1] = '\0';
     char *args = strchr(c->in, ' ');
-    if (args)
-        *args++ = '\0';
+    if (args) *args++ = '\0';
     char *answer = NULL;
     int rc = c->ctl->cb(c->ctl->ud, c->in, args ? args : "", &answer);
     if (rc != RELAIS_OK || !answer) {
@@ -107,23 +103,19 @@ static void client_io_cb(struct relais_io *io, unsigned revents)
 {
     struct client *c = (struct client *)((char *)io - offsetof(struct client, io));
     if (c->out) {
-        if (!(revents & (RELAIS_IO_WRITE | RELAIS_IO_ERROR)))
-            return;
+        if (!(revents & (RELAIS_IO_WRITE | RELAIS_IO_ERROR))) return;
         ssize_t n = send(io->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
-        if (n < 0 && (errno == EAGAIN || errno == EINTR))
-            return;
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
         if (n <= 0) {
             client_close(c);
             return;
         }
         c->out_off += (size_t)n;
-        if (c->out_off == c->out_len)
-            client_close(c);
+        if (c->out_off == c->out_len) client_close(c);
         return;
     }
     ssize_t n = recv(io->fd, c->in + c->in_len, sizeof c->in - c->in_len, 0);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return;
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
     if (n <= 0) {
         client_close(c);
         return;
@@ -147,8 +139,7 @@ static void listen_cb(struct relais_io *io, unsigned revents)
     for (;;) {
         int fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno != EAGAIN && errno != EINTR)
-                log_errno("control", "accept");
+            if (errno != EAGAIN && errno != EINTR) log_errno("control", "accept");
             return;
         }
         struct client *c = NULL;
@@ -193,8 +184,7 @@ int relais_control_open(struct relais_control **out, struct relais_loop *loop, c
 {
     struct sockaddr_un sa;
     int rc = fill_addr(&sa, path);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     /* somebody serving it already? then another relaisd owns this data dir */
     int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (probe >= 0) {
@@ -216,8 +206,7 @@ int relais_control_open(struct relais_control **out, struct relais_loop *loop, c
     }
 
     struct relais_control *ctl = calloc(1, sizeof *ctl);
-    if (!ctl)
-        return RELAIS_ENOMEM;
+    if (!ctl) return RELAIS_ENOMEM;
     ctl->loop = loop;
     ctl->cb = cb;
     ctl->ud = ud;
@@ -237,13 +226,11 @@ int relais_control_open(struct relais_control **out, struct relais_loop *loop, c
         rc = RELAIS_EIO;
         goto fail;
     }
-    if ((rc = relais_loop_io_add(loop, &ctl->listen_io, fd, RELAIS_IO_READ, listen_cb)))
-        goto fail;
+    if ((rc = relais_loop_io_add(loop, &ctl->listen_io, fd, RELAIS_IO_READ, listen_cb))) goto fail;
     *out = ctl;
     return RELAIS_OK;
 fail:
-    if (fd >= 0)
-        close(fd);
+    if (fd >= 0) close(fd);
     free(ctl->path);
     free(ctl);
     return rc;
@@ -251,14 +238,12 @@ fail:
 
 void relais_control_close(struct relais_control *ctl)
 {
-    if (!ctl)
-        return;
+    if (!ctl) return;
     for (int i = 0; i < MAX_CLIENTS; i++)
         client_close(&ctl->clients[i]);
     int fd = ctl->listen_io.fd;
     relais_loop_io_remove(ctl->loop, &ctl->listen_io);
-    if (fd >= 0)
-        close(fd);
+    if (fd >= 0) close(fd);
     unlink(ctl->path);
     free(ctl->path);
     free(ctl);
@@ -278,12 +263,10 @@ int relais_control_request(const char *path, const char *request, char **answer,
 {
     struct sockaddr_un sa;
     int rc = fill_addr(&sa, path);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     *answer = NULL;
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return RELAIS_EIO;
+    if (fd < 0) return RELAIS_EIO;
     if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
         close(fd);
         return RELAIS_ECONN;
@@ -299,8 +282,7 @@ int relais_control_request(const char *path, const char *request, char **answer,
     size_t off = 0;
     while (off < rlen + 1) {
         ssize_t w = send(fd, line + off, rlen + 1 - off, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
+        if (w < 0 && errno == EINTR) continue;
         if (w <= 0) {
             free(line);
             close(fd);
@@ -330,19 +312,16 @@ int relais_control_request(const char *path, const char *request, char **answer,
             cap *= 2;
         }
         ssize_t n = recv(fd, buf + len, cap - 1 - len, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
+        if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
             rc = RELAIS_EIO;
             break;
         }
-        if (n == 0)
-            break;
+        if (n == 0) break;
         len += (size_t)n;
     }
     close(fd);
-    if (!buf)
-        return RELAIS_ENOMEM;
+    if (!buf) return RELAIS_ENOMEM;
     if (rc != RELAIS_OK) {
         free(buf);
         return rc;

@@ -65,7 +65,8 @@ int relais_random_bytes(void *out, size_t len)
     if (!drbg_ready) {
         mbedtls_entropy_init(&entropy);
         mbedtls_ctr_drbg_init(&drbg);
-        int rc = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy, pers, sizeof pers - 1);
+        int rc =
+            mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy, pers, sizeof pers - 1);
         if (rc != 0) {
             log_error("crypto", "CTR-DRBG seed failed: -0x%04x", (unsigned)-rc);
             mbedtls_ctr_drbg_free(&drbg);

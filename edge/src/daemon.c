@@ -131,7 +131,6 @@ static void audit_now(struct daemon *d, const char *kind, const char *detail)
         relais_ingest_flush(d->ingest);
 }
 
-
 /* ---- the rules ---- */
 
 static uint64_t tc_mono(void *ctx)
@@ -158,8 +157,7 @@ static int notify_cb(void *ud, const struct relais_alert_event *ev, const struct
 static bool flight_has(const struct daemon *d, int64_t id)
 {
     for (size_t i = 0; i < d->nflight; i++)
-        if (d->flight[i].id == id)
-            return true;
+        if (d->flight[i].id == id) return true;
     return false;
 }
 
@@ -174,14 +172,14 @@ static int command_cb(const struct relais_command *c, void *ud)
 {
     struct cmd_walk *w = ud;
     struct daemon *d = w->d;
-    if (flight_has(d, c->id))
-        return 0;
+    if (flight_has(d, c->id)) return 0;
     if (c->expires_ms <= w->now) {
         if (w->nexpired < sizeof w->expired / sizeof w->expired[0])
             w->expired[w->nexpired++] = c->id;
         return 0;
     }
-    if (d->nflight == MAX_CMD_FLIGHT || !relais_mqtt_link_connected(relais_mqtt_ingest_link(d->mqtt)))
+    if (d->nflight == MAX_CMD_FLIGHT ||
+        !relais_mqtt_link_connected(relais_mqtt_ingest_link(d->mqtt)))
         return 1; /* the rest waits for PUBACKs or the connection */
     int mid = 0;
     if (relais_mqtt_ingest_send_command(d->mqtt, c->device, c->body, &mid) == RELAIS_OK) {
@@ -197,15 +195,12 @@ static void commands_dispatch(struct daemon *d)
 {
     struct cmd_walk w = {.d = d, .now = relais_clock_wall_ms(&d->rules_clock)};
     relais_store_foreach_pending_command(d->store, command_cb, &w);
-    if (!w.nexpired)
-        return;
-    if (relais_store_begin(d->store))
-        return;
+    if (!w.nexpired) return;
+    if (relais_store_begin(d->store)) return;
     int rc = RELAIS_OK;
     for (size_t i = 0; i < w.nexpired && !rc; i++)
         rc = relais_store_command_state(d->store, w.expired[i], "expired", w.now);
-    if (!rc)
-        rc = relais_store_commit(d->store);
+    if (!rc) rc = relais_store_commit(d->store);
     if (rc)
         relais_store_rollback(d->store);
     else
@@ -222,8 +217,7 @@ static void command_published(void *ud, int mid)
         return;
     }
     for (size_t i = 0; i < d->nflight; i++) {
-        if (d->flight[i].mid != mid)
-            continue;
+        if (d->flight[i].mid != mid) continue;
         int64_t id = d->flight[i].id;
         d->flight[i] = d->flight[--d->nflight];
         /* with the open batch if there is one: the mark is not urgent */
@@ -249,21 +243,20 @@ static void rules_run(struct daemon *d)
     relais_engine_set_condition(d->engine, RELAIS_RULE_STORE_BUSY,
                                 relais_store_over_quota(d->store),
                                 "the store is over its quota: devices are told busy");
-    bool unsynced = d->test_clock ? d->tc.unsynced
-                                  : d->cfg.rules_clock_check && kernel_clock_unsynced();
+    bool unsynced =
+        d->test_clock ? d->tc.unsynced : d->cfg.rules_clock_check && kernel_clock_unsynced();
     if (unsynced != d->clock_unsynced)
-        log_warn("relaisd", "the system clock is %s", unsynced ? "not synchronised" : "synchronised");
+        log_warn("relaisd", "the system clock is %s",
+                 unsynced ? "not synchronised" : "synchronised");
     d->clock_unsynced = unsynced;
     relais_engine_set_condition(d->engine, RELAIS_RULE_CLOCK_NOT_SYNCED, unsynced,
                                 "the gateway's clock is not synchronised (NTP)");
     bool more = false;
     int rc = relais_engine_run(d->engine, &more);
-    if (rc)
-        d->rules_failures++;
+    if (rc) d->rules_failures++;
     unsigned n;
     for (int i = 0; i < 16; i++)
-        if (relais_engine_deliver(d->engine, notify_cb, d, &n) || n == 0)
-            break;
+        if (relais_engine_deliver(d->engine, notify_cb, d, &n) || n == 0) break;
     commands_dispatch(d);
     uint64_t delay = (uint64_t)d->cfg.rules_tick_max_s * 1000;
     if (more) {
@@ -303,13 +296,11 @@ static json_t *plan_offer(struct daemon *d, const char *json, size_t len, const 
     struct relais_plan_result res;
     relais_ingest_flush(d->ingest);
     int rc = relais_engine_apply_plan(d->engine, json, len, source, &res);
-    if (rc)
-        return json_pack("{s:s}", "error", relais_strerror(rc));
-    json_t *o = json_pack("{s:s, s:I, s:I}", "status", plan_status_names[res.status], "version",
-                          (json_int_t)res.version, "active_version",
-                          (json_int_t)res.active_version);
-    if (res.status == RELAIS_PLAN_REJECTED)
-        json_object_set_new(o, "error", json_string(res.error));
+    if (rc) return json_pack("{s:s}", "error", relais_strerror(rc));
+    json_t *o =
+        json_pack("{s:s, s:I, s:I}", "status", plan_status_names[res.status], "version",
+                  (json_int_t)res.version, "active_version", (json_int_t)res.active_version);
+    if (res.status == RELAIS_PLAN_REJECTED) json_object_set_new(o, "error", json_string(res.error));
     rules_run(d);
     return o;
 }
@@ -318,15 +309,13 @@ static json_t *plan_offer(struct daemon *d, const char *json, size_t len, const 
 static void careplan_file_load(struct daemon *d)
 {
     const char *path = d->cfg.careplan_file;
-    if (!path || !path[0])
-        return;
+    if (!path || !path[0]) return;
     FILE *f = fopen(path, "rb");
     char *buf = NULL;
     size_t len = 0;
     if (f) {
         buf = malloc(RELAIS_CAREPLAN_MAX_BYTES + 2);
-        if (buf)
-            len = fread(buf, 1, RELAIS_CAREPLAN_MAX_BYTES + 1, f);
+        if (buf) len = fread(buf, 1, RELAIS_CAREPLAN_MAX_BYTES + 1, f);
         if (ferror(f)) {
             free(buf);
             buf = NULL;
@@ -357,9 +346,8 @@ static json_t *rules_json(struct daemon *d)
     relais_engine_get_stats(d->engine, &es);
     const struct relais_careplan *p = relais_engine_plan(d->engine);
     json_t *plan = p ? json_pack("{s:I, s:s, s:s, s:s, s:s}", "version", (json_int_t)p->version,
-                                 "patient", p->patient, "pathway",
-                                 relais_pathway_name(p->pathway), "drug", p->drug, "timezone",
-                                 p->timezone)
+                                 "patient", p->patient, "pathway", relais_pathway_name(p->pathway),
+                                 "drug", p->drug, "timezone", p->timezone)
                      : json_null();
     struct relais_alert_filter f = {.open_only = true};
     json_t *open = relais_report_alerts(d->store, &f);
@@ -371,13 +359,13 @@ static json_t *rules_json(struct daemon *d)
                      "clock_unsynced", d->clock_unsynced, "runs", (json_int_t)es.runs, "packs",
                      (json_int_t)es.packs, "raised", (json_int_t)es.raised, "upgraded",
                      (json_int_t)es.upgraded, "cleared", (json_int_t)es.cleared, "acknowledged",
-                     (json_int_t)es.acknowledged, "resolved", (json_int_t)es.resolved,
-                     "escalated", (json_int_t)es.escalated, "call15", (json_int_t)es.call15,
-                     "reminders", (json_int_t)es.reminders, "notifications",
-                     (json_int_t)d->notifications, "commands_sent", (json_int_t)d->commands_sent,
-                     "commands_expired", (json_int_t)d->commands_expired, "clock_jumps",
-                     (json_int_t)es.clock_jumps, "plans_rejected", (json_int_t)es.plans_rejected,
-                     "failures", (json_int_t)(es.failures + d->rules_failures));
+                     (json_int_t)es.acknowledged, "resolved", (json_int_t)es.resolved, "escalated",
+                     (json_int_t)es.escalated, "call15", (json_int_t)es.call15, "reminders",
+                     (json_int_t)es.reminders, "notifications", (json_int_t)d->notifications,
+                     "commands_sent", (json_int_t)d->commands_sent, "commands_expired",
+                     (json_int_t)d->commands_expired, "clock_jumps", (json_int_t)es.clock_jumps,
+                     "plans_rejected", (json_int_t)es.plans_rejected, "failures",
+                     (json_int_t)(es.failures + d->rules_failures));
 }
 
 /* ---- status ---- */
@@ -393,12 +381,11 @@ static json_t *ingest_json(const struct relais_ingest *ing)
     return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
                      "received", (json_int_t)c->received, "stored", (json_int_t)c->stored,
                      "duplicate", (json_int_t)c->duplicate, "flagged", (json_int_t)c->flagged,
-                     "rejected", (json_int_t)c->rejected, "busy", (json_int_t)c->busy,
-                     "unroutable", (json_int_t)c->unroutable, "readings",
-                     (json_int_t)c->readings, "commits", (json_int_t)c->commits,
-                     "commit_failures", (json_int_t)c->commit_failures, "batch_max",
-                     (json_int_t)c->batch_max, "acks_sent", (json_int_t)c->acks_sent, "pending",
-                     (json_int_t)relais_ingest_pending(ing), "rejected_by", by);
+                     "rejected", (json_int_t)c->rejected, "busy", (json_int_t)c->busy, "unroutable",
+                     (json_int_t)c->unroutable, "readings", (json_int_t)c->readings, "commits",
+                     (json_int_t)c->commits, "commit_failures", (json_int_t)c->commit_failures,
+                     "batch_max", (json_int_t)c->batch_max, "acks_sent", (json_int_t)c->acks_sent,
+                     "pending", (json_int_t)relais_ingest_pending(ing), "rejected_by", by);
 }
 
 static json_t *status_json(struct daemon *d)
@@ -408,43 +395,41 @@ static json_t *status_json(struct daemon *d)
     uint64_t size = 0;
     relais_store_size(d->store, &size);
     uint64_t uptime = (relais_loop_now_ms(d->loop) - d->started_mono_ms) / 1000;
-    json_t *local = json_pack("{s:b, s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "connected",
-                              ls.connected, "host", d->cfg.local_host, "port",
-                              (int)d->cfg.local_port, "client_id", d->client_id, "connects",
-                              (json_int_t)ls.connects, "disconnects", (json_int_t)ls.disconnects,
-                              "connect_failures", (json_int_t)ls.connect_failures, "received",
-                              (json_int_t)ls.received, "acks_published", (json_int_t)ls.published,
-                              "acks_unconfirmed", (json_int_t)ls.unacked);
-    json_t *store = json_pack("{s:s, s:I, s:I, s:b}", "path", d->db_path, "size_bytes",
-                              (json_int_t)size, "quota_bytes",
-                              (json_int_t)((uint64_t)d->cfg.store_quota_mb << 20), "over_quota",
-                              relais_store_over_quota(d->store));
+    json_t *local = json_pack(
+        "{s:b, s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "connected", ls.connected, "host",
+        d->cfg.local_host, "port", (int)d->cfg.local_port, "client_id", d->client_id, "connects",
+        (json_int_t)ls.connects, "disconnects", (json_int_t)ls.disconnects, "connect_failures",
+        (json_int_t)ls.connect_failures, "received", (json_int_t)ls.received, "acks_published",
+        (json_int_t)ls.published, "acks_unconfirmed", (json_int_t)ls.unacked);
+    json_t *store =
+        json_pack("{s:s, s:I, s:I, s:b}", "path", d->db_path, "size_bytes", (json_int_t)size,
+                  "quota_bytes", (json_int_t)((uint64_t)d->cfg.store_quota_mb << 20), "over_quota",
+                  relais_store_over_quota(d->store));
     json_t *coap = json_null();
     if (d->coap) {
         struct relais_coap_stats cs;
         relais_coap_server_get_stats(d->coap, &cs);
-        coap = json_pack("{s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-                         "requests", (json_int_t)cs.requests, "answered", "2.04",
-                         (json_int_t)cs.answered[0], "4.00", (json_int_t)cs.answered[1], "4.01",
-                         (json_int_t)cs.answered[2], "4.03", (json_int_t)cs.answered[3],
-                         "4.xx other", (json_int_t)cs.answered[4], "5.03",
-                         (json_int_t)cs.answered[5], "continues", (json_int_t)cs.continues,
-                         "rate_limited", (json_int_t)cs.rate_limited, "handshakes_refused",
-                         (json_int_t)cs.handshakes_refused, "forbidden", (json_int_t)cs.forbidden,
-                         "sessions", (json_int_t)cs.sessions, "sessions_total",
-                         (json_int_t)cs.sessions_total, "lost_answers",
-                         (json_int_t)cs.lost_answers, "transfers", (json_int_t)cs.transfers);
+        coap = json_pack(
+            "{s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+            "requests", (json_int_t)cs.requests, "answered", "2.04", (json_int_t)cs.answered[0],
+            "4.00", (json_int_t)cs.answered[1], "4.01", (json_int_t)cs.answered[2], "4.03",
+            (json_int_t)cs.answered[3], "4.xx other", (json_int_t)cs.answered[4], "5.03",
+            (json_int_t)cs.answered[5], "continues", (json_int_t)cs.continues, "rate_limited",
+            (json_int_t)cs.rate_limited, "handshakes_refused", (json_int_t)cs.handshakes_refused,
+            "forbidden", (json_int_t)cs.forbidden, "sessions", (json_int_t)cs.sessions,
+            "sessions_total", (json_int_t)cs.sessions_total, "lost_answers",
+            (json_int_t)cs.lost_answers, "transfers", (json_int_t)cs.transfers);
     }
-    json_t *devices = json_pack("{s:I, s:I}", "active",
-                                (json_int_t)relais_registry_count(d->registry, true), "known",
-                                (json_int_t)relais_registry_count(d->registry, false));
+    json_t *devices =
+        json_pack("{s:I, s:I}", "active", (json_int_t)relais_registry_count(d->registry, true),
+                  "known", (json_int_t)relais_registry_count(d->registry, false));
     return json_pack("{s:s, s:s, s:i, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:{s:I, s:I}}",
-                     "version", RELAIS_VERSION, "gateway", d->cfg.gateway_id, "pid",
-                     (int)getpid(), "uptime_s", (json_int_t)uptime, "started_ms",
-                     (json_int_t)d->started_wall_ms, "local", local, "coap", coap, "devices",
-                     devices, "ingest", ingest_json(d->ingest), "store", store, "rules",
-                     rules_json(d), "config", "reloads", (json_int_t)d->reloads,
-                     "reload_failures", (json_int_t)d->reload_failures);
+                     "version", RELAIS_VERSION, "gateway", d->cfg.gateway_id, "pid", (int)getpid(),
+                     "uptime_s", (json_int_t)uptime, "started_ms", (json_int_t)d->started_wall_ms,
+                     "local", local, "coap", coap, "devices", devices, "ingest",
+                     ingest_json(d->ingest), "store", store, "rules", rules_json(d), "config",
+                     "reloads", (json_int_t)d->reloads, "reload_failures",
+                     (json_int_t)d->reload_failures);
 }
 
 static int device_json(const struct relais_device *dev, void *ud)
@@ -472,8 +457,7 @@ static json_t *device_add(struct daemon *d, const char *args)
     if (rc == RELAIS_EINVAL)
         return json_pack("{s:s}", "error",
                          "bad id ([a-z0-9][a-z0-9-]{0,31}), kind or patient pseudonym");
-    if (rc)
-        return json_pack("{s:s}", "error", relais_strerror(rc));
+    if (rc) return json_pack("{s:s}", "error", relais_strerror(rc));
     char psk[RELAIS_PSK_LEN + 1];
     memcpy(psk, dev.psk, RELAIS_PSK_LEN);
     psk[RELAIS_PSK_LEN] = '\0';
@@ -490,20 +474,17 @@ static json_t *device_remove(struct daemon *d, const char *args)
     if (sscanf(args, "%63s", id) != 1)
         return json_pack("{s:s}", "error", "usage: device-remove ID");
     relais_ingest_flush(d->ingest);
-    int rc = relais_registry_remove(d->registry, id,
-                                    relais_clock_wall_ms(relais_loop_clock(d->loop)));
-    if (rc == RELAIS_ENOTFOUND)
-        return json_pack("{s:s}", "error", "no active device of that id");
-    if (rc)
-        return json_pack("{s:s}", "error", relais_strerror(rc));
+    int rc =
+        relais_registry_remove(d->registry, id, relais_clock_wall_ms(relais_loop_clock(d->loop)));
+    if (rc == RELAIS_ENOTFOUND) return json_pack("{s:s}", "error", "no active device of that id");
+    if (rc) return json_pack("{s:s}", "error", relais_strerror(rc));
     return json_pack("{s:s}", "removed", id);
 }
 
 static void device_removed(void *ud, const char *id)
 {
     struct daemon *d = ud;
-    if (d->coap)
-        relais_coap_server_close_device(d->coap, id);
+    if (d->coap) relais_coap_server_close_device(d->coap, id);
 }
 
 /* ---- control: the care commands ---- */
@@ -528,7 +509,8 @@ static json_t *alert_act(struct daemon *d, const char *args, enum relais_alert_a
     char id[80] = "";
     const char *sp = strchr(args, ' ');
     if (!sp || sp == args || (size_t)(sp - args) >= sizeof id)
-        return error_json("usage: %s ID WHO", act == RELAIS_ACT_ACK ? "alert-ack" : "alert-resolve");
+        return error_json("usage: %s ID WHO",
+                          act == RELAIS_ACT_ACK ? "alert-ack" : "alert-resolve");
     memcpy(id, args, (size_t)(sp - args));
     id[sp - args] = '\0';
     const char *who = sp + 1;
@@ -536,8 +518,7 @@ static json_t *alert_act(struct daemon *d, const char *args, enum relais_alert_a
     struct relais_alert a;
     char err[200];
     int rc = relais_engine_act(d->engine, id, act, who, &a, err, sizeof err);
-    if (rc)
-        return error_json("%s", err[0] ? err : relais_strerror(rc));
+    if (rc) return error_json("%s", err[0] ? err : relais_strerror(rc));
     rules_run(d);
     return relais_report_alert(&a);
 }
@@ -583,14 +564,12 @@ static json_t *careplan_json(struct daemon *d)
 {
     struct relais_stored_plan sp;
     int rc = relais_store_plan_latest(d->store, &sp);
-    if (rc == RELAIS_ENOTFOUND)
-        return json_pack("{s:n}", "plan");
-    if (rc)
-        return error_json("%s", relais_strerror(rc));
+    if (rc == RELAIS_ENOTFOUND) return json_pack("{s:n}", "plan");
+    if (rc) return error_json("%s", relais_strerror(rc));
     json_t *body = json_loads(sp.body, 0, NULL);
-    json_t *o = json_pack("{s:I, s:s, s:s, s:I, s:o}", "version", (json_int_t)sp.version,
-                          "patient", sp.patient, "source", sp.source, "applied_ms",
-                          (json_int_t)sp.applied_ms, "plan", body ? body : json_null());
+    json_t *o = json_pack("{s:I, s:s, s:s, s:I, s:o}", "version", (json_int_t)sp.version, "patient",
+                          sp.patient, "source", sp.source, "applied_ms", (json_int_t)sp.applied_ms,
+                          "plan", body ? body : json_null());
     free(sp.body);
     return o;
 }
@@ -621,18 +600,13 @@ static json_t *care_command(struct daemon *d, const char *cmd, const char *args,
         json_t *a = relais_report_events(d->store, NULL, strtoll(args, NULL, 10));
         return a ? a : error_json("the store cannot be read");
     }
-    if (strcmp(cmd, "alert-ack") == 0)
-        return alert_act(d, args, RELAIS_ACT_ACK);
-    if (strcmp(cmd, "alert-resolve") == 0)
-        return alert_act(d, args, RELAIS_ACT_RESOLVE);
-    if (strcmp(cmd, "careplan") == 0)
-        return careplan_json(d);
-    if (strcmp(cmd, "careplan-apply") == 0)
-        return plan_offer(d, args, strlen(args), "relaisctl");
+    if (strcmp(cmd, "alert-ack") == 0) return alert_act(d, args, RELAIS_ACT_ACK);
+    if (strcmp(cmd, "alert-resolve") == 0) return alert_act(d, args, RELAIS_ACT_RESOLVE);
+    if (strcmp(cmd, "careplan") == 0) return careplan_json(d);
+    if (strcmp(cmd, "careplan-apply") == 0) return plan_offer(d, args, strlen(args), "relaisctl");
     if (strcmp(cmd, "adherence") == 0) {
         const struct relais_careplan *p = relais_engine_plan(d->engine);
-        if (!p)
-            return error_json("no care plan");
+        if (!p) return error_json("no care plan");
         if (args[0] && strcmp(args, p->patient) != 0)
             return error_json("%s is not the patient of the active care plan", args);
         json_t *a = relais_report_adherence(d->store, p, relais_clock_wall_ms(&d->rules_clock));
@@ -650,8 +624,7 @@ static json_t *care_command(struct daemon *d, const char *cmd, const char *args,
         rules_run(d);
         return rules_json(d);
     }
-    if (strncmp(cmd, "clock", 5) == 0)
-        return clock_cmd(d, cmd, args);
+    if (strncmp(cmd, "clock", 5) == 0) return clock_cmd(d, cmd, args);
     *known = false;
     return NULL;
 }
@@ -674,11 +647,9 @@ static int control_cb(void *ud, const char *cmd, const char *args, char **out)
         answer = json_pack("{s:b}", "pong", 1);
     } else {
         answer = care_command(d, cmd, args, &known);
-        if (!known)
-            answer = json_pack("{s:s}", "error", "unknown command");
+        if (!known) answer = json_pack("{s:s}", "error", "unknown command");
     }
-    if (!answer)
-        return RELAIS_ENOMEM;
+    if (!answer) return RELAIS_ENOMEM;
     *out = json_dumps(answer, JSON_COMPACT);
     json_decref(answer);
     return *out ? RELAIS_OK : RELAIS_ENOMEM;
@@ -705,8 +676,7 @@ static void reload(struct daemon *d)
     d->cfg = next;
     relais_config_cleanup(&old);
 
-    if (d->log_level_override >= 0)
-        d->cfg.log_level = (enum relais_log_level)d->log_level_override;
+    if (d->log_level_override >= 0) d->cfg.log_level = (enum relais_log_level)d->log_level_override;
     relais_log_set_level(d->cfg.log_level);
     struct relais_ingest_opts io;
     ingest_opts(&d->cfg, &io);
@@ -773,8 +743,7 @@ static int signals_open(struct daemon *d)
         return RELAIS_EIO;
     }
     int rc = relais_loop_io_add(d->loop, &d->signal_io, fd, RELAIS_IO_READ, signal_cb);
-    if (rc)
-        close(fd);
+    if (rc) close(fd);
     return rc;
 }
 
@@ -783,10 +752,8 @@ static int signals_open(struct daemon *d)
 static void teardown(struct daemon *d)
 {
     /* the open batch commits and its acks are queued, then sent */
-    if (d->ingest)
-        relais_ingest_flush(d->ingest);
-    if (d->mqtt)
-        relais_mqtt_ingest_shutdown(d->mqtt, 2000);
+    if (d->ingest) relais_ingest_flush(d->ingest);
+    if (d->mqtt) relais_mqtt_ingest_shutdown(d->mqtt, 2000);
     relais_coap_server_destroy(d->coap);
     relais_ingest_destroy(d->ingest);
     relais_mqtt_ingest_destroy(d->mqtt);
@@ -816,8 +783,7 @@ int relais_daemon_run(const char *config_path, struct relais_config *cfg,
     d.config_path = config_path;
     d.log_level_override = opts->log_level_override;
     d.cfg = *cfg;
-    if (d.log_level_override >= 0)
-        d.cfg.log_level = (enum relais_log_level)d.log_level_override;
+    if (d.log_level_override >= 0) d.cfg.log_level = (enum relais_log_level)d.log_level_override;
     memset(cfg, 0, sizeof *cfg);
     d.signal_io.fd = -1;
     relais_timer_init(&d.watchdog_timer, watchdog_cb);
@@ -828,41 +794,33 @@ int relais_daemon_run(const char *config_path, struct relais_config *cfg,
     log_notice("relaisd", "relais %s starting: gateway %s, config %s", RELAIS_VERSION,
                d.cfg.gateway_id, config_path);
 
-    if ((rc = relais_dir_ensure(d.cfg.data_dir, 0700)))
-        goto out;
+    if ((rc = relais_dir_ensure(d.cfg.data_dir, 0700))) goto out;
     snprintf(d.db_path, sizeof d.db_path, "%s/relais.db", d.cfg.data_dir);
     if (d.cfg.control_socket && d.cfg.control_socket[0])
         snprintf(d.socket_path, sizeof d.socket_path, "%s", d.cfg.control_socket);
     else
         snprintf(d.socket_path, sizeof d.socket_path, "%s/relaisd.sock", d.cfg.data_dir);
 
-    if ((rc = relais_loop_create(&d.loop, NULL)))
-        goto out;
+    if ((rc = relais_loop_create(&d.loop, NULL))) goto out;
     /* the control socket first: it refuses to start a second relaisd on this data dir */
-    if ((rc = relais_control_open(&d.control, d.loop, d.socket_path, control_cb, &d)))
-        goto out;
+    if ((rc = relais_control_open(&d.control, d.loop, d.socket_path, control_cb, &d))) goto out;
     const struct relais_store_opts so = {.quota_bytes = (uint64_t)d.cfg.store_quota_mb << 20};
-    if ((rc = relais_store_open(&d.store, d.db_path, &so)))
-        goto out;
-    if ((rc = signals_open(&d)))
-        goto out;
+    if ((rc = relais_store_open(&d.store, d.db_path, &so))) goto out;
+    if ((rc = signals_open(&d))) goto out;
     struct relais_ingest_opts io;
     ingest_opts(&d.cfg, &io);
-    if ((rc = relais_ingest_create(&d.ingest, d.loop, d.store, &io)))
-        goto out;
+    if ((rc = relais_ingest_create(&d.ingest, d.loop, d.store, &io))) goto out;
     struct relais_mqtt_link_opts lo;
     local_opts(&d, &lo);
-    if ((rc = relais_mqtt_ingest_create(&d.mqtt, d.loop, d.ingest, &lo)))
-        goto out;
-    if ((rc = relais_registry_create(&d.registry, d.store)))
-        goto out;
+    if ((rc = relais_mqtt_ingest_create(&d.mqtt, d.loop, d.ingest, &lo))) goto out;
+    if ((rc = relais_registry_create(&d.registry, d.store))) goto out;
     relais_registry_set_removed_cb(d.registry, device_removed, &d);
     if (opts->test_clock_ms) {
         d.test_clock = true;
         d.tc.wall_ms = opts->test_clock_ms;
         d.tc.mono_ms = relais_clock_mono_ms(&relais_clock_system);
-        d.rules_clock = (struct relais_clock){.mono_ms_cb = tc_mono, .wall_ms_cb = tc_wall,
-                                              .ctx = &d.tc};
+        d.rules_clock =
+            (struct relais_clock){.mono_ms_cb = tc_mono, .wall_ms_cb = tc_wall, .ctx = &d.tc};
         log_warn("relaisd", "--test-clock: the rules run on a test clock (tests only)");
     } else {
         d.rules_clock = relais_clock_system;
@@ -872,15 +830,13 @@ int relais_daemon_run(const char *config_path, struct relais_config *cfg,
         .jump_threshold_ms = d.cfg.rules_clock_jump_ms,
         .max_renotify = d.cfg.rules_renotify_max,
     };
-    if ((rc = relais_engine_create(&d.engine, d.store, &d.rules_clock, &eo)))
-        goto out;
+    if ((rc = relais_engine_create(&d.engine, d.store, &d.rules_clock, &eo))) goto out;
     relais_ingest_set_commit_cb(d.ingest, committed, &d);
     relais_mqtt_ingest_set_published_cb(d.mqtt, command_published, &d);
     if (d.cfg.coap_dtls_port || (d.cfg.coap_allow_plain && d.cfg.coap_port)) {
         struct relais_coap_opts co;
         coap_opts(&d.cfg, &co);
-        if ((rc = relais_coap_server_create(&d.coap, d.loop, d.ingest, d.registry, &co)))
-            goto out;
+        if ((rc = relais_coap_server_create(&d.coap, d.loop, d.ingest, d.registry, &co))) goto out;
     }
 
     d.started_wall_ms = relais_clock_wall_ms(relais_loop_clock(d.loop));
@@ -888,8 +844,7 @@ int relais_daemon_run(const char *config_path, struct relais_config *cfg,
     audit_now(&d, "relaisd.started", RELAIS_VERSION);
     careplan_file_load(&d);
     rules_run(&d);
-    if ((rc = relais_mqtt_ingest_start(d.mqtt)))
-        goto out;
+    if ((rc = relais_mqtt_ingest_start(d.mqtt))) goto out;
 
     uint64_t wd_usec = 0;
     if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec >= 2000) {
@@ -905,10 +860,8 @@ int relais_daemon_run(const char *config_path, struct relais_config *cfg,
     relais_ingest_flush(d.ingest);
     audit_now(&d, "relaisd.stopped", rc == RELAIS_OK ? "signal" : relais_strerror(rc));
 out:
-    if (rc)
-        log_error("relaisd", "stopping on error: %s", relais_strerror(rc));
+    if (rc) log_error("relaisd", "stopping on error: %s", relais_strerror(rc));
     teardown(&d);
-    if (!rc)
-        log_notice("relaisd", "stopped");
+    if (!rc) log_notice("relaisd", "stopped");
     return rc ? 1 : 0;
 }

@@ -16,8 +16,7 @@ int relais_secret_read(const char *path, char *buf, size_t cap)
 {
     struct stat st;
     int rc = RELAIS_EIO;
-    if (cap == 0)
-        return RELAIS_EINVAL;
+    if (cap == 0) return RELAIS_EINVAL;
     buf[0] = '\0';
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
@@ -34,8 +33,10 @@ int relais_secret_read(const char *path, char *buf, size_t cap)
         goto out;
     }
     if (st.st_mode & 077) {
-        log_error("secret", "%s is accessible to group or others (mode %04o): refusing it; "
-                            "chmod 600 it", path, (unsigned)(st.st_mode & 07777));
+        log_error("secret",
+                  "%s is accessible to group or others (mode %04o): refusing it; "
+                  "chmod 600 it",
+                  path, (unsigned)(st.st_mode & 07777));
         rc = RELAIS_EPERM;
         goto out;
     }
@@ -43,13 +44,11 @@ int relais_secret_read(const char *path, char *buf, size_t cap)
     while (n + 1 < cap) {
         ssize_t r = read(fd, buf + n, cap - 1 - n);
         if (r < 0) {
-            if (errno == EINTR)
-                continue;
+            if (errno == EINTR) continue;
             log_error("secret", "cannot read %s: %s", path, strerror(errno));
             goto out;
         }
-        if (r == 0)
-            break;
+        if (r == 0) break;
         n += (size_t)r;
     }
     buf[n] = '\0';
@@ -59,15 +58,12 @@ int relais_secret_read(const char *path, char *buf, size_t cap)
         rc = RELAIS_ETOOBIG;
         goto out;
     }
-    if (nl)
-        *nl = '\0';
+    if (nl) *nl = '\0';
     n = strlen(buf);
-    if (n && buf[n - 1] == '\r')
-        buf[n - 1] = '\0';
+    if (n && buf[n - 1] == '\r') buf[n - 1] = '\0';
     rc = RELAIS_OK;
 out:
-    if (rc != RELAIS_OK)
-        relais_zeroize(buf, cap);
+    if (rc != RELAIS_OK) relais_zeroize(buf, cap);
     close(fd);
     return rc;
 }
@@ -75,11 +71,9 @@ out:
 int relais_dir_ensure(const char *path, unsigned mode)
 {
     char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
-        return RELAIS_ETOOBIG;
+    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) return RELAIS_ETOOBIG;
     for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
+        if (*p != '/') continue;
         *p = '\0';
         if (mkdir(tmp, 0755) != 0 && errno != EEXIST) {
             log_error("fs", "cannot create %s: %s", tmp, strerror(errno));

@@ -75,8 +75,7 @@ static void ingest_hook_cb(struct relais_hook *h)
         (struct relais_ingest *)((char *)h - offsetof(struct relais_ingest, hook));
     size_t added = ing->added_this_turn;
     ing->added_this_turn = 0;
-    if (!ing->npending && !relais_store_in_transaction(ing->store))
-        return;
+    if (!ing->npending && !relais_store_in_transaction(ing->store)) return;
     /* only a trickle lingers: a turn that read a burst (MQTT under load)
      * already batches by itself, and waiting would only delay its acks */
     if (added && added <= 2 && ing->npending && ing->linger_us) {
@@ -84,8 +83,7 @@ static void ingest_hook_cb(struct relais_hook *h)
         uint64_t deadline = (ing->batch_start_ms + ing->opts.commit_window_ms) * 1000u;
         if (now < deadline) {
             uint64_t wait = deadline - now;
-            if (wait > ing->linger_us)
-                wait = ing->linger_us;
+            if (wait > ing->linger_us) wait = ing->linger_us;
             if (!ing->lingering) {
                 ing->lingering = true;
                 ing->pending_at_linger = ing->npending;
@@ -119,19 +117,16 @@ static void ingest_window_cb(struct relais_timer *t)
 {
     struct relais_ingest *ing =
         (struct relais_ingest *)((char *)t - offsetof(struct relais_ingest, window_timer));
-    if (ing->npending || relais_store_in_transaction(ing->store))
-        relais_ingest_flush(ing);
+    if (ing->npending || relais_store_in_transaction(ing->store)) relais_ingest_flush(ing);
 }
 
 int relais_ingest_set_opts(struct relais_ingest *ing, const struct relais_ingest_opts *opts)
 {
     size_t want = opts->commit_max_packs ? opts->commit_max_packs : 1;
-    if (ing->npending)
-        relais_ingest_flush(ing);
+    if (ing->npending) relais_ingest_flush(ing);
     if (want != ing->cap) {
         struct pending *p = realloc(ing->pending, want * sizeof *p);
-        if (!p)
-            return RELAIS_ENOMEM;
+        if (!p) return RELAIS_ENOMEM;
         ing->pending = p;
         ing->cap = want;
     }
@@ -145,8 +140,7 @@ int relais_ingest_create(struct relais_ingest **out, struct relais_loop *loop,
                          struct relais_store *store, const struct relais_ingest_opts *opts)
 {
     struct relais_ingest *ing = calloc(1, sizeof *ing);
-    if (!ing)
-        return RELAIS_ENOMEM;
+    if (!ing) return RELAIS_ENOMEM;
     ing->loop = loop;
     ing->store = store;
     relais_pack_init(&ing->pack);
@@ -164,8 +158,7 @@ int relais_ingest_create(struct relais_ingest **out, struct relais_loop *loop,
 
 void relais_ingest_destroy(struct relais_ingest *ing)
 {
-    if (!ing)
-        return;
+    if (!ing) return;
     relais_ingest_flush(ing);
     relais_loop_hook_remove(ing->loop, &ing->hook);
     relais_loop_timer_cancel(ing->loop, &ing->window_timer);
@@ -204,8 +197,7 @@ static struct pending *pending_add(struct relais_ingest *ing, const struct relai
     p->reply_cb = in->reply_cb;
     p->reply_ud = in->reply_ud;
     p->token_len = in->token_len <= sizeof p->token ? in->token_len : sizeof p->token;
-    if (p->token_len)
-        memcpy(p->token, in->token, p->token_len);
+    if (p->token_len) memcpy(p->token, in->token, p->token_len);
     return p;
 }
 
@@ -224,15 +216,13 @@ static void batch_fail(struct relais_ingest *ing, const char *why)
     relais_store_rollback(ing->store);
     ing->counters.commit_failures++;
     for (size_t i = 0; i < ing->npending; i++)
-        if (ing->pending[i].kind != PK_BUSY)
-            make_busy(ing, &ing->pending[i], why);
+        if (ing->pending[i].kind != PK_BUSY) make_busy(ing, &ing->pending[i], why);
 }
 
 void relais_ingest_flush(struct relais_ingest *ing)
 {
     relais_loop_timer_cancel(ing->loop, &ing->window_timer);
-    if (ing->npending)
-        linger_learn(ing);
+    if (ing->npending) linger_learn(ing);
     if (relais_store_in_transaction(ing->store)) {
         int rc = relais_store_commit(ing->store);
         if (rc != RELAIS_OK) {
@@ -243,10 +233,8 @@ void relais_ingest_flush(struct relais_ingest *ing)
             ing->counters.commits++;
         }
     }
-    if (ing->npending == 0)
-        return;
-    if (ing->npending > ing->counters.batch_max)
-        ing->counters.batch_max = ing->npending;
+    if (ing->npending == 0) return;
+    if (ing->npending > ing->counters.batch_max) ing->counters.batch_max = ing->npending;
     struct relais_ingest_counters *c = &ing->counters;
     size_t stored = 0;
     for (size_t i = 0; i < ing->npending; i++)
@@ -254,9 +242,7 @@ void relais_ingest_flush(struct relais_ingest *ing)
     for (size_t i = 0; i < ing->npending; i++) {
         struct pending *p = &ing->pending[i];
         switch (p->kind) {
-        case PK_FLAGGED:
-            c->flagged++;
-            __attribute__((fallthrough));
+        case PK_FLAGGED: c->flagged++; __attribute__((fallthrough));
         case PK_STORED:
             c->stored++;
             c->readings += p->ack.records;
@@ -274,8 +260,7 @@ void relais_ingest_flush(struct relais_ingest *ing)
         }
     }
     ing->npending = 0;
-    if (stored && ing->commit_cb)
-        ing->commit_cb(ing->commit_ud, stored);
+    if (stored && ing->commit_cb) ing->commit_cb(ing->commit_ud, stored);
 }
 
 /* ---- submit ---- */
@@ -309,8 +294,7 @@ static void reject(struct relais_ingest *ing, const struct relais_ingest_input *
         .len = in->len,
     };
     int rc = ensure_txn(ing);
-    if (rc == RELAIS_OK)
-        rc = relais_store_put_reject(ing->store, &rec);
+    if (rc == RELAIS_OK) rc = relais_store_put_reject(ing->store, &rec);
     if (rc != RELAIS_OK) {
         /* the rejection could not be recorded: the device must retry */
         batch_fail(ing, "store_unavailable: cannot record the rejection");
@@ -376,8 +360,8 @@ int relais_ingest_submit(struct relais_ingest *ing, const struct relais_ingest_i
     enum relais_store_put put;
     rc = ensure_txn(ing);
     if (rc == RELAIS_OK)
-        rc = relais_store_put_pack(ing->store, &ing->pack, in->body, in->len, in->transport,
-                                   now_ms, &put);
+        rc = relais_store_put_pack(ing->store, &ing->pack, in->body, in->len, in->transport, now_ms,
+                                   &put);
     if (rc != RELAIS_OK) {
         batch_fail(ing, "store_unavailable: the store cannot write");
         make_busy(ing, p, "store_unavailable: the store cannot write");
@@ -401,8 +385,7 @@ int relais_ingest_submit(struct relais_ingest *ing, const struct relais_ingest_i
         break;
     }
 out:
-    if (ing->npending >= ing->cap)
-        relais_ingest_flush(ing);
+    if (ing->npending >= ing->cap) relais_ingest_flush(ing);
     return RELAIS_OK;
 }
 
@@ -411,8 +394,7 @@ int relais_ingest_audit(struct relais_ingest *ing, const char *kind, const char 
 {
     int64_t now_ms = relais_clock_wall_ms(relais_loop_clock(ing->loop));
     int rc = ensure_txn(ing);
-    if (rc == RELAIS_OK)
-        rc = relais_store_audit(ing->store, now_ms, kind, subject, detail);
+    if (rc == RELAIS_OK) rc = relais_store_audit(ing->store, now_ms, kind, subject, detail);
     if (rc != RELAIS_OK) {
         log_error("ingest", "cannot audit %s %s: %s", kind, subject, relais_strerror(rc));
         if (ing->npending)

@@ -47,8 +47,7 @@ int relais_log_level_parse(const char *s, enum relais_log_level *out)
 
 const char *relais_log_level_name(enum relais_log_level level)
 {
-    if ((unsigned)level < sizeof level_names / sizeof level_names[0])
-        return level_names[level];
+    if ((unsigned)level < sizeof level_names / sizeof level_names[0]) return level_names[level];
     return "?";
 }
 
@@ -56,11 +55,9 @@ const char *relais_log_level_name(enum relais_log_level level)
 static int stderr_is_journal(void)
 {
     const char *js = getenv("JOURNAL_STREAM");
-    if (!js)
-        return 0;
+    if (!js) return 0;
     struct stat st;
-    if (fstat(STDERR_FILENO, &st) != 0)
-        return 0;
+    if (fstat(STDERR_FILENO, &st) != 0) return 0;
     char want[64];
     snprintf(want, sizeof want, "%llu:%llu", (unsigned long long)st.st_dev,
              (unsigned long long)st.st_ino);
@@ -85,8 +82,7 @@ void relais_log_vwrite(enum relais_log_level level, const char *subsys, const ch
     int n;
     int saved_errno = errno;
 
-    if ((unsigned)level > RELAIS_LOG_DEBUG)
-        level = RELAIS_LOG_DEBUG;
+    if ((unsigned)level > RELAIS_LOG_DEBUG) level = RELAIS_LOG_DEBUG;
     if (use_journal()) {
         n = snprintf(line, sizeof line, "<%d>%s: ", level_prio[level], subsys);
     } else {
@@ -94,15 +90,14 @@ void relais_log_vwrite(enum relais_log_level level, const char *subsys, const ch
         struct tm tm;
         clock_gettime(CLOCK_REALTIME, &ts);
         gmtime_r(&ts.tv_sec, &tm);
-        n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-6s %s: ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000000, level_names[level], subsys);
+        n = snprintf(line, sizeof line,
+                     "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-6s %s: ", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     ts.tv_nsec / 1000000, level_names[level], subsys);
     }
-    if (n > 0)
-        off = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
+    if (n > 0) off = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
     n = vsnprintf(line + off, sizeof line - off, fmt, ap);
-    if (n > 0)
-        off += (size_t)n;
+    if (n > 0) off += (size_t)n;
     if (off >= sizeof line - 1) {
         off = sizeof line - 1;
         memcpy(line + off - 4, "...", 3);

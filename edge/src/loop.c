@@ -27,9 +27,9 @@ struct relais_loop {
     uint64_t now_us;
     bool stop;
     struct relais_timer *timers;
-    struct relais_timer *due;       /* timers being run by run_timers() */
+    struct relais_timer *due; /* timers being run by run_timers() */
     struct relais_hook *hooks;
-    struct relais_hook *hook_next;  /* next hook to run in this turn */
+    struct relais_hook *hook_next; /* next hook to run in this turn */
     struct epoll_event events[MAX_EVENTS];
     int ev_count;
     int ev_pos;
@@ -38,8 +38,7 @@ struct relais_loop {
 int relais_loop_create(struct relais_loop **out, const struct relais_clock *clock)
 {
     struct relais_loop *loop = calloc(1, sizeof *loop);
-    if (!loop)
-        return RELAIS_ENOMEM;
+    if (!loop) return RELAIS_ENOMEM;
     loop->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (loop->epfd < 0) {
         log_errno("loop", "epoll_create1");
@@ -54,10 +53,8 @@ int relais_loop_create(struct relais_loop **out, const struct relais_clock *cloc
 
 void relais_loop_destroy(struct relais_loop *loop)
 {
-    if (!loop)
-        return;
-    if (loop->epfd >= 0)
-        close(loop->epfd);
+    if (!loop) return;
+    if (loop->epfd >= 0) close(loop->epfd);
     free(loop);
 }
 
@@ -92,10 +89,8 @@ bool relais_loop_stopping(const struct relais_loop *loop)
 static uint32_t to_epoll(unsigned events)
 {
     uint32_t e = 0;
-    if (events & RELAIS_IO_READ)
-        e |= EPOLLIN;
-    if (events & RELAIS_IO_WRITE)
-        e |= EPOLLOUT;
+    if (events & RELAIS_IO_READ) e |= EPOLLIN;
+    if (events & RELAIS_IO_WRITE) e |= EPOLLOUT;
     return e;
 }
 
@@ -103,8 +98,7 @@ int relais_loop_io_add(struct relais_loop *loop, struct relais_io *io, int fd, u
                        relais_io_cb cb)
 {
     struct epoll_event ev = {.events = to_epoll(events), .data.ptr = io};
-    if (io->active)
-        return RELAIS_EINVAL;
+    if (io->active) return RELAIS_EINVAL;
     if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
         log_errno("loop", "epoll_ctl(ADD)");
         return RELAIS_EIO;
@@ -118,10 +112,8 @@ int relais_loop_io_add(struct relais_loop *loop, struct relais_io *io, int fd, u
 
 int relais_loop_io_update(struct relais_loop *loop, struct relais_io *io, unsigned events)
 {
-    if (!io->active)
-        return RELAIS_EINVAL;
-    if (io->events == events)
-        return RELAIS_OK;
+    if (!io->active) return RELAIS_EINVAL;
+    if (io->events == events) return RELAIS_OK;
     struct epoll_event ev = {.events = to_epoll(events), .data.ptr = io};
     if (epoll_ctl(loop->epfd, EPOLL_CTL_MOD, io->fd, &ev) != 0) {
         log_errno("loop", "epoll_ctl(MOD)");
@@ -133,16 +125,14 @@ int relais_loop_io_update(struct relais_loop *loop, struct relais_io *io, unsign
 
 void relais_loop_io_remove(struct relais_loop *loop, struct relais_io *io)
 {
-    if (!io->active)
-        return;
+    if (!io->active) return;
     /* The fd may already be closed by a library (libmosquitto closes its
      * socket on errors); the kernel then dropped it from the set already. */
     if (epoll_ctl(loop->epfd, EPOLL_CTL_DEL, io->fd, NULL) != 0 && errno != EBADF &&
         errno != ENOENT)
         log_errno("loop", "epoll_ctl(DEL)");
     for (int i = loop->ev_pos + 1; i < loop->ev_count; i++)
-        if (loop->events[i].data.ptr == io)
-            loop->events[i].data.ptr = NULL;
+        if (loop->events[i].data.ptr == io) loop->events[i].data.ptr = NULL;
     io->active = false;
     io->fd = -1;
 }
@@ -170,11 +160,9 @@ static bool timer_unlink(struct relais_timer **pp, struct relais_timer *t)
 
 void relais_loop_timer_cancel(struct relais_loop *loop, struct relais_timer *t)
 {
-    if (!t->armed)
-        return;
+    if (!t->armed) return;
     /* an armed timer is in exactly one of the two lists */
-    if (!timer_unlink(&loop->timers, t))
-        timer_unlink(&loop->due, t);
+    if (!timer_unlink(&loop->timers, t)) timer_unlink(&loop->due, t);
     t->next = NULL;
     t->armed = false;
 }
@@ -222,8 +210,7 @@ void relais_loop_hook_remove(struct relais_loop *loop, struct relais_hook *h)
 {
     for (struct relais_hook **pp = &loop->hooks; *pp; pp = &(*pp)->next) {
         if (*pp == h) {
-            if (loop->hook_next == h)
-                loop->hook_next = h->next;
+            if (loop->hook_next == h) loop->hook_next = h->next;
             *pp = h->next;
             h->next = NULL;
             return;
@@ -264,8 +251,7 @@ static int wait_events(struct relais_loop *loop, int64_t wait_us)
     if (!no_pwait2) {
         struct timespec ts = {(time_t)(wait_us / 1000000), (long)(wait_us % 1000000) * 1000};
         int n = epoll_pwait2(loop->epfd, loop->events, MAX_EVENTS, wait_us < 0 ? NULL : &ts, NULL);
-        if (n >= 0 || errno != ENOSYS)
-            return n;
+        if (n >= 0 || errno != ENOSYS) return n;
         no_pwait2 = true;
     }
     int ms = wait_us < 0 ? -1 : (int)((wait_us + 999) / 1000);
@@ -279,10 +265,8 @@ int relais_loop_run_once(struct relais_loop *loop, int max_wait_ms)
         relais_loop_update_now(loop);
         uint64_t due = loop->timers->due_us;
         int64_t until = due > loop->now_us ? (int64_t)(due - loop->now_us) : 0;
-        if (until > 60000000)
-            until = 60000000;
-        if (wait_us < 0 || wait_us > until)
-            wait_us = until;
+        if (until > 60000000) until = 60000000;
+        if (wait_us < 0 || wait_us > until) wait_us = until;
     }
     int n = wait_events(loop, wait_us);
     if (n < 0) {
@@ -298,15 +282,11 @@ int relais_loop_run_once(struct relais_loop *loop, int max_wait_ms)
     for (loop->ev_pos = 0; loop->ev_pos < n; loop->ev_pos++) {
         struct epoll_event *ev = &loop->events[loop->ev_pos];
         struct relais_io *io = ev->data.ptr;
-        if (!io || !io->active)
-            continue;
+        if (!io || !io->active) continue;
         unsigned re = 0;
-        if (ev->events & EPOLLIN)
-            re |= RELAIS_IO_READ;
-        if (ev->events & EPOLLOUT)
-            re |= RELAIS_IO_WRITE;
-        if (ev->events & (EPOLLERR | EPOLLHUP))
-            re |= RELAIS_IO_ERROR;
+        if (ev->events & EPOLLIN) re |= RELAIS_IO_READ;
+        if (ev->events & EPOLLOUT) re |= RELAIS_IO_WRITE;
+        if (ev->events & (EPOLLERR | EPOLLHUP)) re |= RELAIS_IO_ERROR;
         io->cb(io, re);
     }
     loop->ev_count = 0;
@@ -325,8 +305,7 @@ int relais_loop_run(struct relais_loop *loop)
     loop->stop = false; /* a stop before run is not kept: signals arrive inside the loop */
     while (!loop->stop) {
         int rc = relais_loop_run_once(loop, -1);
-        if (rc)
-            return rc;
+        if (rc) return rc;
     }
     return RELAIS_OK;
 }

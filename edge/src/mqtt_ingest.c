@@ -21,16 +21,14 @@ static void on_connected(struct relais_mqtt_link *link, bool session_present, vo
     (void)session_present;
     /* always (re)subscribe: harmless with a resumed session, needed with a new one */
     relais_mqtt_link_subscribe(link, RELAIS_WIRE_TOPIC_UP_FILTER, 1);
-    if (mi->published_cb)
-        mi->published_cb(mi->published_ud, -1);
+    if (mi->published_cb) mi->published_cb(mi->published_ud, -1);
 }
 
 static void on_published(struct relais_mqtt_link *link, int mid, void *ud)
 {
     struct relais_mqtt_ingest *mi = ud;
     (void)link;
-    if (mi->published_cb)
-        mi->published_cb(mi->published_ud, mid);
+    if (mi->published_cb) mi->published_cb(mi->published_ud, mid);
 }
 
 void relais_mqtt_ingest_set_published_cb(struct relais_mqtt_ingest *mi,
@@ -44,8 +42,7 @@ int relais_mqtt_ingest_send_command(struct relais_mqtt_ingest *mi, const char *d
                                     const char *body, int *mid)
 {
     char topic[RELAIS_WIRE_TOPIC_MAX];
-    if (relais_wire_topic_cmd(topic, sizeof topic, device) < 0)
-        return RELAIS_EINVAL;
+    if (relais_wire_topic_cmd(topic, sizeof topic, device) < 0) return RELAIS_EINVAL;
     return relais_mqtt_link_publish(mi->link, mid, topic, body, strlen(body), 1, false);
 }
 
@@ -60,8 +57,7 @@ static void send_ack(void *ud, const char *device, const struct relais_wire_ack 
     int tl = relais_wire_topic_ack(topic, sizeof topic, device, ack->seq);
     int bl = relais_wire_ack_format(body, sizeof body, ack);
     if (tl < 0 || bl < 0) {
-        log_error("mqtt", "cannot format the ack of %s/%llu", device,
-                  (unsigned long long)ack->seq);
+        log_error("mqtt", "cannot format the ack of %s/%llu", device, (unsigned long long)ack->seq);
         return;
     }
     /* a failed publish loses only the ack: the device resends, gets "duplicate" */
@@ -95,8 +91,7 @@ int relais_mqtt_ingest_create(struct relais_mqtt_ingest **out, struct relais_loo
                               struct relais_ingest *ing, const struct relais_mqtt_link_opts *opts)
 {
     struct relais_mqtt_ingest *mi = calloc(1, sizeof *mi);
-    if (!mi)
-        return RELAIS_ENOMEM;
+    if (!mi) return RELAIS_ENOMEM;
     mi->ing = ing;
     const struct relais_mqtt_link_cbs cbs = {
         .connected_cb = on_connected,
@@ -132,8 +127,7 @@ void relais_mqtt_ingest_shutdown(struct relais_mqtt_ingest *mi, unsigned timeout
 
 void relais_mqtt_ingest_destroy(struct relais_mqtt_ingest *mi)
 {
-    if (!mi)
-        return;
+    if (!mi) return;
     relais_mqtt_link_destroy(mi->link);
     free(mi);
 }

@@ -104,8 +104,7 @@ static int opts_copy(struct relais_mqtt_link_opts *dst, const struct relais_mqtt
     dst->will_payload = NULL;
     if (src->will_topic && src->will_len) {
         void *p = malloc(src->will_len);
-        if (p)
-            memcpy(p, src->will_payload, src->will_len);
+        if (p) memcpy(p, src->will_payload, src->will_len);
         dst->will_payload = p;
     }
     if (!dst->name || !dst->host || (src->will_topic && src->will_len && !dst->will_payload)) {
@@ -119,8 +118,7 @@ static int opts_copy(struct relais_mqtt_link_opts *dst, const struct relais_mqtt
 
 static void link_set_state(struct relais_mqtt_link *link, enum link_state st)
 {
-    if (link->state == st)
-        return;
+    if (link->state == st) return;
     log_debug(link->log_sub, "%s -> %s", state_names[link->state], state_names[st]);
     link->state = st;
     link->stats.connected = st == LINK_CONNECTED;
@@ -132,10 +130,8 @@ static void link_io_cb(struct relais_io *io, unsigned revents);
 static void link_sync_fd(struct relais_mqtt_link *link)
 {
     int fd = link->mosq ? mosquitto_socket(link->mosq) : -1;
-    if (link->io.active && link->io.fd != fd)
-        relais_loop_io_remove(link->loop, &link->io);
-    if (fd < 0)
-        return;
+    if (link->io.active && link->io.fd != fd) relais_loop_io_remove(link->loop, &link->io);
+    if (fd < 0) return;
     unsigned ev = RELAIS_IO_READ | (mosquitto_want_write(link->mosq) ? RELAIS_IO_WRITE : 0);
     if (!link->io.active)
         relais_loop_io_add(link->loop, &link->io, fd, ev, link_io_cb);
@@ -145,8 +141,7 @@ static void link_sync_fd(struct relais_mqtt_link *link)
 
 static void link_schedule_retry(struct relais_mqtt_link *link)
 {
-    if (link->state == LINK_STOPPED)
-        return;
+    if (link->state == LINK_STOPPED) return;
     uint32_t delay = relais_backoff_next(&link->backoff);
     link_set_state(link, LINK_WAITING);
     relais_loop_timer_cancel(link->loop, &link->misc_timer);
@@ -160,12 +155,10 @@ static void link_lost(struct relais_mqtt_link *link)
 {
     bool was_connected = link->state == LINK_CONNECTED;
     link_sync_fd(link);
-    if (link->state == LINK_STOPPED || link->state == LINK_WAITING)
-        return;
+    if (link->state == LINK_STOPPED || link->state == LINK_WAITING) return;
     if (was_connected) {
         link->stats.disconnects++;
-        if (link->cbs.disconnected_cb)
-            link->cbs.disconnected_cb(link, link->ud);
+        if (link->cbs.disconnected_cb) link->cbs.disconnected_cb(link, link->ud);
     } else {
         link->stats.connect_failures++;
     }
@@ -191,8 +184,7 @@ static void link_check(struct relais_mqtt_link *link, int rc, const char *what)
 static int pending_bytes(int fd)
 {
     int n = 0;
-    if (ioctl(fd, FIONREAD, &n) != 0)
-        return 0;
+    if (ioctl(fd, FIONREAD, &n) != 0) return 0;
     return n;
 }
 
@@ -203,15 +195,15 @@ static int pending_bytes(int fd)
 static void link_cork(struct relais_mqtt_link *link, int on)
 {
     int fd = link->mosq ? mosquitto_socket(link->mosq) : -1;
-    if (fd >= 0)
-        (void)setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+    if (fd >= 0) (void)setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
 }
 
 static void link_io_batch(struct relais_mqtt_link *link, unsigned revents);
 
 static void link_io_cb(struct relais_io *io, unsigned revents)
 {
-    struct relais_mqtt_link *link = (struct relais_mqtt_link *)((char *)io - offsetof(struct relais_mqtt_link, io));
+    struct relais_mqtt_link *link =
+        (struct relais_mqtt_link *)((char *)io - offsetof(struct relais_mqtt_link, io));
     link_cork(link, 1);
     link_io_batch(link, revents);
     link_cork(link, 0);
@@ -227,16 +219,13 @@ static void link_io_batch(struct relais_mqtt_link *link, unsigned revents)
         for (int i = 0; i < 256; i++) {
             rc = mosquitto_loop_read(link->mosq, 1);
             int fd = mosquitto_socket(link->mosq);
-            if (rc != MOSQ_ERR_SUCCESS || fd < 0)
-                break;
+            if (rc != MOSQ_ERR_SUCCESS || fd < 0) break;
             if (mosquitto_want_write(link->mosq)) {
                 rc = mosquitto_loop_write(link->mosq, 1);
                 fd = mosquitto_socket(link->mosq);
-                if (rc != MOSQ_ERR_SUCCESS || fd < 0)
-                    break;
+                if (rc != MOSQ_ERR_SUCCESS || fd < 0) break;
             }
-            if (pending_bytes(fd) == 0)
-                break;
+            if (pending_bytes(fd) == 0) break;
         }
         if (rc != MOSQ_ERR_SUCCESS || mosquitto_socket(link->mosq) < 0) {
             link_check(link, rc ? rc : MOSQ_ERR_CONN_LOST, "read");
@@ -257,11 +246,11 @@ static void link_io_batch(struct relais_mqtt_link *link, unsigned revents)
  * right away instead of waiting for the next epoll round. */
 static void link_hook_cb(struct relais_hook *h)
 {
-    struct relais_mqtt_link *link = (struct relais_mqtt_link *)((char *)h - offsetof(struct relais_mqtt_link, hook));
+    struct relais_mqtt_link *link =
+        (struct relais_mqtt_link *)((char *)h - offsetof(struct relais_mqtt_link, hook));
     if (!link->mosq || mosquitto_socket(link->mosq) < 0 || !mosquitto_want_write(link->mosq))
         return;
-    if (link->state != LINK_CONNECTED && link->state != LINK_CONNECTING)
-        return;
+    if (link->state != LINK_CONNECTED && link->state != LINK_CONNECTING) return;
     link_cork(link, 1);
     int rc = mosquitto_loop_write(link->mosq, 1);
     link_cork(link, 0);
@@ -273,9 +262,9 @@ static void link_hook_cb(struct relais_hook *h)
 
 static void link_misc_cb(struct relais_timer *t)
 {
-    struct relais_mqtt_link *link = (struct relais_mqtt_link *)((char *)t - offsetof(struct relais_mqtt_link, misc_timer));
-    if (link->state != LINK_CONNECTED && link->state != LINK_CONNECTING)
-        return;
+    struct relais_mqtt_link *link =
+        (struct relais_mqtt_link *)((char *)t - offsetof(struct relais_mqtt_link, misc_timer));
+    if (link->state != LINK_CONNECTED && link->state != LINK_CONNECTING) return;
     int rc = mosquitto_loop_misc(link->mosq);
     if (rc != MOSQ_ERR_SUCCESS || mosquitto_socket(link->mosq) < 0) {
         link_check(link, rc ? rc : MOSQ_ERR_CONN_LOST, "keepalive");
@@ -304,16 +293,14 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags)
     log_notice(link->log_sub, "connected to %s:%u as %s (session %s)", link->opts.host,
                link->opts.port, link->opts.client_id ? link->opts.client_id : "(auto)",
                session_present ? "resumed" : "new");
-    if (link->cbs.connected_cb)
-        link->cbs.connected_cb(link, session_present, link->ud);
+    if (link->cbs.connected_cb) link->cbs.connected_cb(link, session_present, link->ud);
 }
 
 static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
 {
     struct relais_mqtt_link *link = obj;
     (void)mosq;
-    if (link->state == LINK_STOPPED)
-        return;
+    if (link->state == LINK_STOPPED) return;
     if (link->state == LINK_CONNECTED)
         log_warn(link->log_sub, "connection to %s:%u lost: %s", link->opts.host, link->opts.port,
                  mosquitto_strerror(rc));
@@ -330,8 +317,8 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
                      m->topic);
         return;
     }
-    struct relais_mqtt_msg msg = {m->topic, m->payload, (size_t)(m->payloadlen > 0 ? m->payloadlen : 0),
-                                  m->qos, m->retain};
+    struct relais_mqtt_msg msg = {
+        m->topic, m->payload, (size_t)(m->payloadlen > 0 ? m->payloadlen : 0), m->qos, m->retain};
     link->cbs.message_cb(link, &msg, link->ud);
 }
 
@@ -339,10 +326,8 @@ static void on_publish(struct mosquitto *mosq, void *obj, int mid)
 {
     struct relais_mqtt_link *link = obj;
     (void)mosq;
-    if (link->stats.unacked)
-        link->stats.unacked--;
-    if (link->cbs.published_cb)
-        link->cbs.published_cb(link, mid, link->ud);
+    if (link->stats.unacked) link->stats.unacked--;
+    if (link->cbs.published_cb) link->cbs.published_cb(link, mid, link->ud);
 }
 
 static void on_log(struct mosquitto *mosq, void *obj, int level, const char *str)
@@ -369,8 +354,7 @@ static int link_configure(struct relais_mqtt_link *link)
 {
     const struct relais_mqtt_link_opts *o = &link->opts;
     int rc;
-    if (link->mosq)
-        mosquitto_destroy(link->mosq);
+    if (link->mosq) mosquitto_destroy(link->mosq);
     link->mosq = mosquitto_new(o->client_id, o->clean_session, link);
     if (!link->mosq) {
         log_error(link->log_sub, "mosquitto_new: %s", strerror(errno));
@@ -380,15 +364,16 @@ static int link_configure(struct relais_mqtt_link *link)
     mosquitto_disconnect_callback_set(link->mosq, on_disconnect);
     mosquitto_message_callback_set(link->mosq, on_message);
     mosquitto_publish_callback_set(link->mosq, on_publish);
-    if (o->library_log)
-        mosquitto_log_callback_set(link->mosq, on_log);
+    if (o->library_log) mosquitto_log_callback_set(link->mosq, on_log);
     mosquitto_int_option(link->mosq, MOSQ_OPT_TCP_NODELAY, 1);
-    mosquitto_int_option(link->mosq, MOSQ_OPT_SEND_MAXIMUM, (int)(o->max_inflight ? o->max_inflight : 20));
+    mosquitto_int_option(link->mosq, MOSQ_OPT_SEND_MAXIMUM,
+                         (int)(o->max_inflight ? o->max_inflight : 20));
 
     if (o->username || o->password_file) {
         char password[256];
         password[0] = '\0';
-        if (o->password_file && (rc = relais_secret_read(o->password_file, password, sizeof password)))
+        if (o->password_file &&
+            (rc = relais_secret_read(o->password_file, password, sizeof password)))
             return rc;
         rc = mosquitto_username_pw_set(link->mosq, o->username, o->password_file ? password : NULL);
         relais_zeroize(password, sizeof password);
@@ -434,9 +419,9 @@ static void link_connect(struct relais_mqtt_link *link)
 
 static void link_retry_cb(struct relais_timer *t)
 {
-    struct relais_mqtt_link *link = (struct relais_mqtt_link *)((char *)t - offsetof(struct relais_mqtt_link, retry_timer));
-    if (link->state != LINK_WAITING)
-        return;
+    struct relais_mqtt_link *link =
+        (struct relais_mqtt_link *)((char *)t - offsetof(struct relais_mqtt_link, retry_timer));
+    if (link->state != LINK_WAITING) return;
     link_connect(link);
 }
 
@@ -446,8 +431,7 @@ int relais_mqtt_link_create(struct relais_mqtt_link **out, struct relais_loop *l
 {
     relais_mqtt_lib_init();
     struct relais_mqtt_link *link = calloc(1, sizeof *link);
-    if (!link)
-        return RELAIS_ENOMEM;
+    if (!link) return RELAIS_ENOMEM;
     link->loop = loop;
     link->cbs = *cbs;
     link->ud = ud;
@@ -472,23 +456,20 @@ int relais_mqtt_link_create(struct relais_mqtt_link **out, struct relais_loop *l
 
 void relais_mqtt_link_destroy(struct relais_mqtt_link *link)
 {
-    if (!link)
-        return;
+    if (!link) return;
     link->state = LINK_STOPPED;
     relais_loop_timer_cancel(link->loop, &link->retry_timer);
     relais_loop_timer_cancel(link->loop, &link->misc_timer);
     relais_loop_io_remove(link->loop, &link->io);
     relais_loop_hook_remove(link->loop, &link->hook);
-    if (link->mosq)
-        mosquitto_destroy(link->mosq);
+    if (link->mosq) mosquitto_destroy(link->mosq);
     opts_free(&link->opts);
     free(link);
 }
 
 int relais_mqtt_link_start(struct relais_mqtt_link *link)
 {
-    if (link->state != LINK_IDLE)
-        return RELAIS_EINVAL;
+    if (link->state != LINK_IDLE) return RELAIS_EINVAL;
     link_connect(link);
     return RELAIS_OK;
 }
@@ -498,8 +479,7 @@ int relais_mqtt_link_reconfigure(struct relais_mqtt_link *link,
 {
     struct relais_mqtt_link_opts copy;
     int rc = opts_copy(&copy, opts);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     if (link->mosq && link->state == LINK_CONNECTED) {
         mosquitto_disconnect(link->mosq);
         mosquitto_loop_write(link->mosq, 1);
@@ -516,8 +496,7 @@ int relais_mqtt_link_reconfigure(struct relais_mqtt_link *link,
     link->state = LINK_IDLE;
     if (was_connected) {
         link->stats.disconnects++;
-        if (link->cbs.disconnected_cb)
-            link->cbs.disconnected_cb(link, link->ud);
+        if (link->cbs.disconnected_cb) link->cbs.disconnected_cb(link, link->ud);
     }
     if ((rc = link_configure(link))) {
         /* keep trying: a fixed password file or config comes with the next reload */
@@ -533,21 +512,17 @@ int relais_mqtt_link_reconfigure(struct relais_mqtt_link *link,
 int relais_mqtt_link_publish(struct relais_mqtt_link *link, int *mid, const char *topic,
                              const void *payload, size_t len, int qos, bool retain)
 {
-    if (!link->mosq || len > INT32_MAX)
-        return RELAIS_EINVAL;
+    if (!link->mosq || len > INT32_MAX) return RELAIS_EINVAL;
     int rc = mosquitto_publish(link->mosq, mid, topic, (int)len, payload, qos, retain);
     if (rc == MOSQ_ERR_SUCCESS) {
         link->stats.published++;
-        if (qos > 0)
-            link->stats.unacked++;
+        if (qos > 0) link->stats.unacked++;
         return RELAIS_OK;
     }
     link->stats.publish_failures++;
     log_warn(link->log_sub, "publish to %s: %s", topic, mosquitto_strerror(rc));
-    if (rc == MOSQ_ERR_NOMEM)
-        return RELAIS_ENOMEM;
-    if (rc == MOSQ_ERR_NO_CONN || rc == MOSQ_ERR_CONN_LOST)
-        return RELAIS_ECONN;
+    if (rc == MOSQ_ERR_NOMEM) return RELAIS_ENOMEM;
+    if (rc == MOSQ_ERR_NO_CONN || rc == MOSQ_ERR_CONN_LOST) return RELAIS_ECONN;
     return RELAIS_EINVAL;
 }
 
@@ -565,8 +540,7 @@ int relais_mqtt_link_subscribe(struct relais_mqtt_link *link, const char *filter
 void relais_mqtt_link_set_library_log(struct relais_mqtt_link *link, bool on)
 {
     link->opts.library_log = on;
-    if (link->mosq)
-        mosquitto_log_callback_set(link->mosq, on ? on_log : NULL);
+    if (link->mosq) mosquitto_log_callback_set(link->mosq, on ? on_log : NULL);
 }
 
 bool relais_mqtt_link_connected(const struct relais_mqtt_link *link)
@@ -598,21 +572,17 @@ void relais_mqtt_link_shutdown(struct relais_mqtt_link *link, unsigned timeout_m
         while (mosquitto_want_write(link->mosq) || link->stats.unacked > window) {
             int fd = mosquitto_socket(link->mosq);
             uint64_t now = relais_clock_mono_ms(clock);
-            if (fd < 0 || now >= deadline)
-                break;
-            struct pollfd pfd = {fd, (short)(POLLIN | (mosquitto_want_write(link->mosq) ? POLLOUT : 0)), 0};
+            if (fd < 0 || now >= deadline) break;
+            struct pollfd pfd = {
+                fd, (short)(POLLIN | (mosquitto_want_write(link->mosq) ? POLLOUT : 0)), 0};
             int n = poll(&pfd, 1, (int)(deadline - now));
-            if (n < 0 && errno != EINTR)
-                break;
-            if (n <= 0)
-                continue;
+            if (n < 0 && errno != EINTR) break;
+            if (n <= 0) continue;
             int rc = MOSQ_ERR_SUCCESS;
-            if (pfd.revents & (POLLIN | POLLERR | POLLHUP))
-                rc = mosquitto_loop_read(link->mosq, 1);
+            if (pfd.revents & (POLLIN | POLLERR | POLLHUP)) rc = mosquitto_loop_read(link->mosq, 1);
             if (rc == MOSQ_ERR_SUCCESS && (pfd.revents & POLLOUT))
                 rc = mosquitto_loop_write(link->mosq, 1);
-            if (rc != MOSQ_ERR_SUCCESS)
-                break;
+            if (rc != MOSQ_ERR_SUCCESS) break;
         }
         if (mosquitto_want_write(link->mosq) || link->stats.unacked > window)
             log_warn(link->log_sub, "shutdown: %llu publishes could not be written in time",

@@ -23,22 +23,20 @@ struct relais_registry {
     void *removed_ud;
 };
 
-static const char *const kinds[] = {"pillbox", "vitals",  "tablet", "thermometer",
+static const char *const kinds[] = {"pillbox",  "vitals",  "tablet", "thermometer",
                                     "oximeter", "bp-cuff", "scale",  NULL};
 
 bool relais_device_kind_valid(const char *kind)
 {
     for (size_t i = 0; kinds[i]; i++)
-        if (strcmp(kinds[i], kind) == 0)
-            return true;
+        if (strcmp(kinds[i], kind) == 0) return true;
     return false;
 }
 
 bool relais_patient_valid(const char *patient)
 {
     size_t n = strlen(patient);
-    if (n > RELAIS_PATIENT_MAX)
-        return false;
+    if (n > RELAIS_PATIENT_MAX) return false;
     for (size_t i = 0; i < n; i++) {
         char c = patient[i];
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -50,8 +48,7 @@ bool relais_patient_valid(const char *patient)
 
 static void wipe_all(struct relais_registry *r)
 {
-    if (r->devices)
-        relais_zeroize(r->devices, r->cap * sizeof *r->devices);
+    if (r->devices) relais_zeroize(r->devices, r->cap * sizeof *r->devices);
     r->count = 0;
 }
 
@@ -61,8 +58,7 @@ static int load_one(const struct relais_device *d, void *ud)
     if (r->count == r->cap) {
         size_t ncap = r->cap ? r->cap * 2 : 16;
         struct relais_device *n = malloc(ncap * sizeof *n);
-        if (!n)
-            return RELAIS_ENOMEM;
+        if (!n) return RELAIS_ENOMEM;
         if (r->devices) {
             memcpy(n, r->devices, r->count * sizeof *n);
             relais_zeroize(r->devices, r->cap * sizeof *r->devices);
@@ -79,16 +75,14 @@ int relais_registry_reload(struct relais_registry *r)
 {
     wipe_all(r);
     int rc = relais_store_foreach_device(r->store, load_one, r);
-    if (rc)
-        wipe_all(r);
+    if (rc) wipe_all(r);
     return rc;
 }
 
 int relais_registry_create(struct relais_registry **out, struct relais_store *st)
 {
     struct relais_registry *r = calloc(1, sizeof *r);
-    if (!r)
-        return RELAIS_ENOMEM;
+    if (!r) return RELAIS_ENOMEM;
     r->store = st;
     int rc = relais_registry_reload(r);
     if (rc) {
@@ -101,8 +95,7 @@ int relais_registry_create(struct relais_registry **out, struct relais_store *st
 
 void relais_registry_destroy(struct relais_registry *r)
 {
-    if (!r)
-        return;
+    if (!r) return;
     wipe_all(r);
     free(r->devices);
     free(r);
@@ -116,8 +109,8 @@ static struct relais_device *find(const struct relais_registry *r, const char *i
     return NULL;
 }
 
-const struct relais_device *relais_registry_active(const struct relais_registry *r,
-                                                   const char *id, size_t len)
+const struct relais_device *relais_registry_active(const struct relais_registry *r, const char *id,
+                                                   size_t len)
 {
     const struct relais_device *d = find(r, id, len);
     return d && !d->revoked_ms && d->has_psk ? d : NULL;
@@ -127,8 +120,7 @@ size_t relais_registry_count(const struct relais_registry *r, bool active_only)
 {
     size_t n = 0;
     for (size_t i = 0; i < r->count; i++)
-        if (!active_only || (!r->devices[i].revoked_ms && r->devices[i].has_psk))
-            n++;
+        if (!active_only || (!r->devices[i].revoked_ms && r->devices[i].has_psk)) n++;
     return n;
 }
 
@@ -157,10 +149,8 @@ int relais_registry_add(struct relais_registry *r, const char *id, const char *k
     if (!relais_wire_id_valid(id, strlen(id)) || !relais_device_kind_valid(kind) ||
         !relais_patient_valid(patient ? patient : ""))
         return RELAIS_EINVAL;
-    if (relais_store_in_transaction(r->store))
-        return RELAIS_EBUSY;
-    if (relais_registry_active(r, id, strlen(id)))
-        return RELAIS_EEXIST;
+    if (relais_store_in_transaction(r->store)) return RELAIS_EBUSY;
+    if (relais_registry_active(r, id, strlen(id))) return RELAIS_EEXIST;
     memset(&d, 0, sizeof d);
     snprintf(d.id, sizeof d.id, "%s", id);
     snprintf(d.kind, sizeof d.kind, "%s", kind);
@@ -169,8 +159,7 @@ int relais_registry_add(struct relais_registry *r, const char *id, const char *k
     /* 24 random bytes as 32 base64url characters: a text key of 192 bits */
     static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     uint8_t raw[24];
-    if ((rc = relais_random_bytes(raw, sizeof raw)))
-        goto out;
+    if ((rc = relais_random_bytes(raw, sizeof raw))) goto out;
     for (size_t i = 0; i < sizeof raw / 3; i++) {
         uint32_t v = (uint32_t)raw[3 * i] << 16 | (uint32_t)raw[3 * i + 1] << 8 | raw[3 * i + 2];
         for (int j = 0; j < 4; j++)
@@ -194,17 +183,12 @@ int relais_registry_add(struct relais_registry *r, const char *id, const char *k
             rc = g;
         relais_zeroize(&cur, sizeof cur);
     }
-    if (!rc)
-        rc = relais_store_device_put(r->store, &d);
-    if (!rc)
-        rc = relais_store_audit(r->store, now_ms, "device.added", id, detail);
-    if ((rc = commit_change(r, rc)))
-        goto out;
-    if ((rc = relais_registry_reload(r)))
-        goto out;
+    if (!rc) rc = relais_store_device_put(r->store, &d);
+    if (!rc) rc = relais_store_audit(r->store, now_ms, "device.added", id, detail);
+    if ((rc = commit_change(r, rc))) goto out;
+    if ((rc = relais_registry_reload(r))) goto out;
     log_notice("registry", "device %s added (%s)", id, detail);
-    if (out)
-        *out = d;
+    if (out) *out = d;
 out:
     relais_zeroize(&d, sizeof d);
     return rc;
@@ -212,21 +196,14 @@ out:
 
 int relais_registry_remove(struct relais_registry *r, const char *id, int64_t now_ms)
 {
-    if (relais_store_in_transaction(r->store))
-        return RELAIS_EBUSY;
-    if (!relais_registry_active(r, id, strlen(id)))
-        return RELAIS_ENOTFOUND;
+    if (relais_store_in_transaction(r->store)) return RELAIS_EBUSY;
+    if (!relais_registry_active(r, id, strlen(id))) return RELAIS_ENOTFOUND;
     int rc = relais_store_begin(r->store);
-    if (!rc)
-        rc = relais_store_device_revoke(r->store, id, now_ms);
-    if (!rc)
-        rc = relais_store_audit(r->store, now_ms, "device.removed", id, "key erased");
-    if ((rc = commit_change(r, rc)))
-        return rc;
-    if ((rc = relais_registry_reload(r)))
-        return rc;
+    if (!rc) rc = relais_store_device_revoke(r->store, id, now_ms);
+    if (!rc) rc = relais_store_audit(r->store, now_ms, "device.removed", id, "key erased");
+    if ((rc = commit_change(r, rc))) return rc;
+    if ((rc = relais_registry_reload(r))) return rc;
     log_notice("registry", "device %s removed: its key is erased", id);
-    if (r->removed_cb)
-        r->removed_cb(r->removed_ud, id);
+    if (r->removed_cb) r->removed_cb(r->removed_ud, id);
     return RELAIS_OK;
 }

@@ -18,7 +18,7 @@
 #include <string.h>
 
 #define CHUNK_SIZE    16384
-#define RELATIVE_TIME 268435456.0 /* 2^28: RFC 8428 4.5.3 */
+#define RELATIVE_TIME 268435456.0    /* 2^28: RFC 8428 4.5.3 */
 #define MAX_TIME      253402300799.0 /* 9999-12-31T23:59:59Z */
 
 struct relais_pack_chunk {
@@ -51,16 +51,15 @@ static const char *const reason_names[RELAIS_REJECT_COUNT] = {
 
 const char *relais_reject_reason_name(enum relais_reject_reason r)
 {
-    if ((unsigned)r < RELAIS_REJECT_COUNT && reason_names[r])
-        return reason_names[r];
+    if ((unsigned)r < RELAIS_REJECT_COUNT && reason_names[r]) return reason_names[r];
     return "unknown";
 }
 
 const char senml__field_type[SENML_F_COUNT] = {
-    [SENML_F_BN] = 's', [SENML_F_BT] = 'n', [SENML_F_BU] = 's', [SENML_F_BV] = 'n',
-    [SENML_F_BS] = 'n', [SENML_F_BVER] = 'n', [SENML_F_N] = 's', [SENML_F_U] = 's',
-    [SENML_F_V] = 'n',  [SENML_F_VS] = 's', [SENML_F_VB] = 'b', [SENML_F_VD] = 'd',
-    [SENML_F_S] = 'n',  [SENML_F_T] = 'n',  [SENML_F_UT] = 'n',
+    [SENML_F_BN] = 's', [SENML_F_BT] = 'n',   [SENML_F_BU] = 's', [SENML_F_BV] = 'n',
+    [SENML_F_BS] = 'n', [SENML_F_BVER] = 'n', [SENML_F_N] = 's',  [SENML_F_U] = 's',
+    [SENML_F_V] = 'n',  [SENML_F_VS] = 's',   [SENML_F_VB] = 'b', [SENML_F_VD] = 'd',
+    [SENML_F_S] = 'n',  [SENML_F_T] = 'n',    [SENML_F_UT] = 'n',
 };
 
 const char *const senml__field_name[SENML_F_COUNT] = {
@@ -101,16 +100,14 @@ static char *pack_strdup(struct relais_pack *pack, const void *s, size_t len)
         c = c->next;
     if (!c) {
         c = malloc(sizeof *c);
-        if (!c)
-            return NULL;
+        if (!c) return NULL;
         c->used = 0;
         c->next = pack->chunks; /* new chunks go first; cur keeps moving forward */
         pack->chunks = c;
     }
     pack->chunk_cur = c;
     char *p = c->data + c->used;
-    if (len)
-        memcpy(p, s, len);
+    if (len) memcpy(p, s, len);
     p[len] = '\0';
     c->used += len + 1;
     return p;
@@ -121,8 +118,7 @@ static struct relais_reading *pack_append(struct relais_pack *pack)
     if (pack->count == pack->cap) {
         size_t ncap = pack->cap ? pack->cap * 2 : 16;
         struct relais_reading *n = realloc(pack->readings, ncap * sizeof *n);
-        if (!n)
-            return NULL;
+        if (!n) return NULL;
         pack->readings = n;
         pack->cap = ncap;
     }
@@ -135,8 +131,7 @@ static struct relais_reading *pack_append(struct relais_pack *pack)
 
 int relais_senml_sniff(const uint8_t *body, size_t len, enum relais_senml_format *out)
 {
-    if (len == 0)
-        return -1;
+    if (len == 0) return -1;
     uint8_t b = body[0];
     if (b == '[' || b == ' ' || b == '\t' || b == '\n' || b == '\r') {
         *out = RELAIS_SENML_JSON;
@@ -169,8 +164,7 @@ void senml__begin(struct senml__ctx *c, struct relais_pack *pack, const char *de
 
 int senml__fail(struct senml__ctx *c, enum relais_reject_reason reason, const char *fmt, ...)
 {
-    if (c->err->reason != RELAIS_REJECT_NONE)
-        return RELAIS_EPARSE;
+    if (c->err->reason != RELAIS_REJECT_NONE) return RELAIS_EPARSE;
     c->err->reason = reason;
     c->err->record = c->record;
     char msg[sizeof c->err->detail];
@@ -185,8 +179,7 @@ int senml__fail(struct senml__ctx *c, enum relais_reject_reason reason, const ch
         off = n > 0 && (size_t)n < cap ? (size_t)n : 0;
     }
     size_t mlen = strlen(msg);
-    if (mlen > cap - 1 - off)
-        mlen = cap - 1 - off;
+    if (mlen > cap - 1 - off) mlen = cap - 1 - off;
     memcpy(c->err->detail + off, msg, mlen);
     c->err->detail[off + mlen] = '\0';
     return RELAIS_EPARSE;
@@ -232,8 +225,7 @@ int senml__check_number(struct senml__ctx *c, const char *what, double v)
 static bool name_char(char ch, bool first)
 {
     bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
-    if (first)
-        return alnum;
+    if (first) return alnum;
     return alnum || ch == '-' || ch == ':' || ch == '.' || ch == '/' || ch == '_';
 }
 
@@ -245,15 +237,12 @@ static int resolve_name(struct senml__ctx *c, const struct senml__record *r, cha
     const struct senml__str *n = &r->str[SENML_F_N];
     bool has_n = r->present & (1u << SENML_F_N);
     size_t len = c->bn.len + (has_n ? n->len : 0);
-    if (len == 0)
-        return senml__fail(c, RELAIS_REJECT_NAME, "no name (neither bn nor n)");
+    if (len == 0) return senml__fail(c, RELAIS_REJECT_NAME, "no name (neither bn nor n)");
     if (len > RELAIS_SENML_MAX_STRING)
         return senml__fail(c, RELAIS_REJECT_STRING_TOO_LONG, "name longer than %d bytes",
                            RELAIS_SENML_MAX_STRING);
-    if (c->bn.len)
-        memcpy(out, c->bn.p, c->bn.len);
-    if (has_n && n->len)
-        memcpy(out + c->bn.len, n->p, n->len);
+    if (c->bn.len) memcpy(out, c->bn.p, c->bn.len);
+    if (has_n && n->len) memcpy(out + c->bn.len, n->p, n->len);
     out[len] = '\0';
     for (size_t i = 0; i < len; i++)
         if (!name_char(out[i], i == 0))
@@ -275,8 +264,7 @@ static int resolve_name(struct senml__ctx *c, const struct senml__record *r, cha
             return senml__fail(c, RELAIS_REJECT_NAME, "metric in '%.80s' has a ':'", out);
     }
     size_t mlen = len - (size_t)(metric - out);
-    if (mlen == 0)
-        return senml__fail(c, RELAIS_REJECT_NAME, "empty metric in name '%.80s'", out);
+    if (mlen == 0) return senml__fail(c, RELAIS_REJECT_NAME, "empty metric in name '%.80s'", out);
     if (memchr(metric, ':', mlen))
         return senml__fail(c, RELAIS_REJECT_FOREIGN_NAME,
                            "name '%.80s' is neither a metric nor urn:dev:relais:%s:{metric}", out,
@@ -288,31 +276,24 @@ static int resolve_name(struct senml__ctx *c, const struct senml__record *r, cha
 
 static int b64url_value(char ch)
 {
-    if (ch >= 'A' && ch <= 'Z')
-        return ch - 'A';
-    if (ch >= 'a' && ch <= 'z')
-        return ch - 'a' + 26;
-    if (ch >= '0' && ch <= '9')
-        return ch - '0' + 52;
-    if (ch == '-')
-        return 62;
-    if (ch == '_')
-        return 63;
+    if (ch >= 'A' && ch <= 'Z') return ch - 'A';
+    if (ch >= 'a' && ch <= 'z') return ch - 'a' + 26;
+    if (ch >= '0' && ch <= '9') return ch - '0' + 52;
+    if (ch == '-') return 62;
+    if (ch == '_') return 63;
     return -1;
 }
 
 /* Strict base64url without padding (RFC 8428 4.3, "vd"). */
 static int b64url_decode(const char *in, size_t len, uint8_t *out, size_t *out_len)
 {
-    if (len % 4 == 1)
-        return -1;
+    if (len % 4 == 1) return -1;
     size_t o = 0;
     uint32_t acc = 0;
     int bits = 0;
     for (size_t i = 0; i < len; i++) {
         int v = b64url_value(in[i]);
-        if (v < 0)
-            return -1;
+        if (v < 0) return -1;
         acc = (acc << 6) | (uint32_t)v;
         bits += 6;
         if (bits >= 8) {
@@ -321,8 +302,7 @@ static int b64url_decode(const char *in, size_t len, uint8_t *out, size_t *out_l
         }
     }
     /* the leftover bits must be zero (canonical encoding) */
-    if (bits && (acc & ((1u << bits) - 1)))
-        return -1;
+    if (bits && (acc & ((1u << bits) - 1))) return -1;
     *out_len = o;
     return 0;
 }
@@ -349,8 +329,7 @@ static int check_known(struct senml__ctx *c, struct relais_reading *rd, const ch
                                m->units[0].unit);
         const struct relais_wire_unit *u;
         for (u = m->units; u->unit; u++)
-            if (strlen(u->unit) == unit_len && memcmp(u->unit, unit, unit_len) == 0)
-                break;
+            if (strlen(u->unit) == unit_len && memcmp(u->unit, unit, unit_len) == 0) break;
         if (!u->unit)
             return senml__fail(c, RELAIS_REJECT_UNIT, "unit '%.*s' not accepted for %s",
                                (int)(unit_len > 32 ? 32 : unit_len), unit, m->name);
@@ -392,10 +371,8 @@ int senml__record_add(struct senml__ctx *c, const struct senml__record *r)
                                (long)v);
         c->bver = (long)v;
     }
-    if (HAS(SENML_F_BN))
-        c->bn = r->str[SENML_F_BN];
-    if (HAS(SENML_F_BU))
-        c->bu = r->str[SENML_F_BU];
+    if (HAS(SENML_F_BN)) c->bn = r->str[SENML_F_BN];
+    if (HAS(SENML_F_BU)) c->bu = r->str[SENML_F_BU];
     if (HAS(SENML_F_BT)) {
         c->bt = r->num[SENML_F_BT];
         c->have_bt = true;
@@ -410,12 +387,10 @@ int senml__record_add(struct senml__ctx *c, const struct senml__record *r)
     }
     if (r->present == 0)
         return senml__fail(c, RELAIS_REJECT_NOT_SENML, "a record without any SenML field");
-    if (base_only(r))
-        return RELAIS_OK;
+    if (base_only(r)) return RELAIS_OK;
 
     int nvalues = HAS(SENML_F_V) + HAS(SENML_F_VS) + HAS(SENML_F_VB) + HAS(SENML_F_VD);
-    if (nvalues > 1)
-        return senml__fail(c, RELAIS_REJECT_VALUE, "more than one value field");
+    if (nvalues > 1) return senml__fail(c, RELAIS_REJECT_VALUE, "more than one value field");
     if (nvalues == 0 && !HAS(SENML_F_S))
         return senml__fail(c, RELAIS_REJECT_VALUE, "no value (v, vs, vb, vd) and no sum (s)");
     if (c->pack->count >= RELAIS_SENML_MAX_RECORDS)
@@ -425,28 +400,23 @@ int senml__record_add(struct senml__ctx *c, const struct senml__record *r)
     char name[2 * RELAIS_SENML_MAX_STRING + 2];
     size_t name_len = 0;
     int rc = resolve_name(c, r, name, &name_len);
-    if (rc)
-        return rc;
+    if (rc) return rc;
 
     struct relais_reading *rd = pack_append(c->pack);
-    if (!rd)
-        return RELAIS_ENOMEM;
+    if (!rd) return RELAIS_ENOMEM;
     rd->metric = pack_strdup(c->pack, name, name_len);
-    if (!rd->metric)
-        return RELAIS_ENOMEM;
+    if (!rd->metric) return RELAIS_ENOMEM;
     rd->known = relais_wire_metric_find(name, name_len);
 
     if (HAS(SENML_F_V)) {
         rd->kind = RELAIS_READING_NUMBER;
         rd->value = r->num[SENML_F_V] + (c->have_bv ? c->bv : 0.0);
-        if (senml__check_number(c, "v", rd->value))
-            return RELAIS_EPARSE;
+        if (senml__check_number(c, "v", rd->value)) return RELAIS_EPARSE;
     } else if (HAS(SENML_F_VS)) {
         rd->kind = RELAIS_READING_STRING;
         rd->len = r->str[SENML_F_VS].len;
         rd->str = pack_strdup(c->pack, r->str[SENML_F_VS].p, rd->len);
-        if (!rd->str)
-            return RELAIS_ENOMEM;
+        if (!rd->str) return RELAIS_ENOMEM;
     } else if (HAS(SENML_F_VB)) {
         rd->kind = RELAIS_READING_BOOL;
         rd->boolean = r->vb;
@@ -462,16 +432,14 @@ int senml__record_add(struct senml__ctx *c, const struct senml__record *r)
                 return senml__fail(c, RELAIS_REJECT_VALUE, "vd is not base64url");
             rd->data = (const uint8_t *)pack_strdup(c->pack, tmp, rd->len);
         }
-        if (!rd->data)
-            return RELAIS_ENOMEM;
+        if (!rd->data) return RELAIS_ENOMEM;
     } else {
         rd->kind = RELAIS_READING_SUM_ONLY;
     }
     if (HAS(SENML_F_S)) {
         rd->has_sum = true;
         rd->sum = r->num[SENML_F_S] + (c->have_bs ? c->bs : 0.0);
-        if (senml__check_number(c, "s", rd->sum))
-            return RELAIS_EPARSE;
+        if (senml__check_number(c, "s", rd->sum)) return RELAIS_EPARSE;
     }
 
     /* unit */
@@ -479,12 +447,10 @@ int senml__record_add(struct senml__ctx *c, const struct senml__record *r)
     const struct senml__str *u = HAS(SENML_F_U) ? &r->str[SENML_F_U] : &c->bu;
     if (rd->known) {
         rc = check_known(c, rd, u->p, u->len, has_unit, HAS(SENML_F_U));
-        if (rc)
-            return rc;
+        if (rc) return rc;
     } else {
         rd->unit = pack_strdup(c->pack, has_unit ? u->p : "", has_unit ? u->len : 0);
-        if (!rd->unit)
-            return RELAIS_ENOMEM;
+        if (!rd->unit) return RELAIS_ENOMEM;
     }
 
     /* time */
@@ -493,8 +459,7 @@ int senml__record_add(struct senml__ctx *c, const struct senml__record *r)
         rd->time_source = RELAIS_TIME_GATEWAY;
     } else {
         double t = (c->have_bt ? c->bt : 0.0) + (HAS(SENML_F_T) ? r->num[SENML_F_T] : 0.0);
-        if (senml__check_number(c, "t", t))
-            return RELAIS_EPARSE;
+        if (senml__check_number(c, "t", t)) return RELAIS_EPARSE;
         if (t < RELATIVE_TIME) {
             rd->time = c->now + t;
             rd->time_source = t == 0.0 ? RELAIS_TIME_GATEWAY : RELAIS_TIME_RELATIVE;
@@ -519,8 +484,7 @@ int senml__record_add(struct senml__ctx *c, const struct senml__record *r)
 int senml__finish(struct senml__ctx *c)
 {
     c->record = -1;
-    if (c->pack->count == 0)
-        return senml__fail(c, RELAIS_REJECT_EMPTY, "no record with a value");
+    if (c->pack->count == 0) return senml__fail(c, RELAIS_REJECT_EMPTY, "no record with a value");
     return RELAIS_OK;
 }
 
@@ -534,12 +498,10 @@ int relais_senml_decode(struct relais_pack *pack, enum relais_senml_format forma
     if (len > RELAIS_SENML_MAX_BYTES)
         return senml__fail(&c, RELAIS_REJECT_TOO_LARGE, "pack of %zu bytes exceeds %d", len,
                            RELAIS_SENML_MAX_BYTES);
-    if (len == 0)
-        return senml__fail(&c, RELAIS_REJECT_EMPTY, "the body is empty");
+    if (len == 0) return senml__fail(&c, RELAIS_REJECT_EMPTY, "the body is empty");
     int rc = format == RELAIS_SENML_CBOR ? senml__decode_cbor(&c, body, len)
                                          : senml__decode_json(&c, body, len);
-    if (rc == RELAIS_OK)
-        rc = senml__finish(&c);
+    if (rc == RELAIS_OK) rc = senml__finish(&c);
     if (rc != RELAIS_OK) {
         if (rc == RELAIS_ENOMEM && err->reason == RELAIS_REJECT_NONE)
             snprintf(err->detail, sizeof err->detail, "out of memory");

@@ -48,13 +48,11 @@ static int item_number(const struct relais_cbor_item *it, double *out)
 /* Two map keys are the same when type and value (or bytes) are equal. */
 static bool same_key(const struct relais_cbor_item *a, const struct relais_cbor_item *b)
 {
-    if (a->type != b->type)
-        return false;
+    if (a->type != b->type) return false;
     if (a->type == RELAIS_CBOR_TEXT || a->type == RELAIS_CBOR_BYTES)
         return a->v.str.len == b->v.str.len &&
                memcmp(a->v.str.ptr, b->v.str.ptr, a->v.str.len) == 0;
-    if (a->type == RELAIS_CBOR_FLOAT)
-        return a->v.f == b->v.f;
+    if (a->type == RELAIS_CBOR_FLOAT) return a->v.f == b->v.f;
     return a->v.u == b->v.u;
 }
 
@@ -102,8 +100,7 @@ static int read_record(struct senml__ctx *c, const struct relais_cbor_doc *doc, 
                 snprintf(kname, sizeof kname, "%s", senml__field_name[f]);
         } else if (key->type == RELAIS_CBOR_TEXT) {
             int rc = senml__key(c, (const char *)key->v.str.ptr, key->v.str.len, &f);
-            if (rc)
-                return rc;
+            if (rc) return rc;
             /* a text key names an extension field, never a known one */
             f = SENML_F_UNKNOWN;
             snprintf(kname, sizeof kname, "%.*s", (int)(key->v.str.len > 20 ? 20 : key->v.str.len),
@@ -128,17 +125,14 @@ static int read_record(struct senml__ctx *c, const struct relais_cbor_doc *doc, 
         switch (senml__field_type[f]) {
         case 's':
             if (val->type != RELAIS_CBOR_TEXT)
-                return senml__fail(c, RELAIS_REJECT_NOT_SENML, "'%s' must be a text string",
-                                   kname);
+                return senml__fail(c, RELAIS_REJECT_NOT_SENML, "'%s' must be a text string", kname);
             r->str[f].p = (const char *)val->v.str.ptr;
             r->str[f].len = val->v.str.len;
-            if (senml__check_string(c, kname, r->str[f].p, r->str[f].len))
-                return RELAIS_EPARSE;
+            if (senml__check_string(c, kname, r->str[f].p, r->str[f].len)) return RELAIS_EPARSE;
             break;
         case 'd':
             if (val->type != RELAIS_CBOR_BYTES)
-                return senml__fail(c, RELAIS_REJECT_NOT_SENML, "'%s' must be a byte string",
-                                   kname);
+                return senml__fail(c, RELAIS_REJECT_NOT_SENML, "'%s' must be a byte string", kname);
             if (val->v.str.len > RELAIS_SENML_MAX_STRING)
                 return senml__fail(c, RELAIS_REJECT_STRING_TOO_LONG, "'%s' longer than %d bytes",
                                    kname, RELAIS_SENML_MAX_STRING);
@@ -148,14 +142,12 @@ static int read_record(struct senml__ctx *c, const struct relais_cbor_doc *doc, 
         case 'n':
             if (item_number(val, &r->num[f]) != 0)
                 return senml__fail(c, RELAIS_REJECT_NOT_SENML, "'%s' must be a number", kname);
-            if (senml__check_number(c, kname, r->num[f]))
-                return RELAIS_EPARSE;
+            if (senml__check_number(c, kname, r->num[f])) return RELAIS_EPARSE;
             break;
         case 'b':
-            if (val->type != RELAIS_CBOR_SIMPLE || (val->v.u != RELAIS_CBOR_SIMPLE_TRUE &&
-                                                    val->v.u != RELAIS_CBOR_SIMPLE_FALSE))
-                return senml__fail(c, RELAIS_REJECT_NOT_SENML, "'%s' must be true or false",
-                                   kname);
+            if (val->type != RELAIS_CBOR_SIMPLE ||
+                (val->v.u != RELAIS_CBOR_SIMPLE_TRUE && val->v.u != RELAIS_CBOR_SIMPLE_FALSE))
+                return senml__fail(c, RELAIS_REJECT_NOT_SENML, "'%s' must be true or false", kname);
             r->vb = val->v.u == RELAIS_CBOR_SIMPLE_TRUE;
             break;
         }
@@ -170,14 +162,13 @@ int senml__decode_cbor(struct senml__ctx *c, const uint8_t *body, size_t len)
     struct relais_cbor_doc doc;
     struct relais_cbor_error cerr;
     /* generous generic limits: the SenML shape is checked on the tree */
-    const struct relais_cbor_limits lim = {.max_items = len + 1, .max_depth = 16,
-                                           .max_string = RELAIS_SENML_MAX_BYTES};
+    const struct relais_cbor_limits lim = {
+        .max_items = len + 1, .max_depth = 16, .max_string = RELAIS_SENML_MAX_BYTES};
     int rc;
 
     relais_cbor_doc_init(&doc);
     rc = relais_cbor_decode(&doc, body, len, &lim, &cerr);
-    if (rc == RELAIS_ENOMEM)
-        goto out;
+    if (rc == RELAIS_ENOMEM) goto out;
     if (rc == RELAIS_ETOOBIG) {
         /* well-formed so far, but deeper than any SenML pack */
         rc = senml__fail(c, RELAIS_REJECT_NOT_SENML, "byte %zu: %s: nesting beyond the SenML shape",
@@ -208,10 +199,8 @@ int senml__decode_cbor(struct senml__ctx *c, const uint8_t *body, size_t len)
         struct senml__record r;
         c->record = (int)i;
         rc = read_record(c, &doc, idx, &r);
-        if (rc == RELAIS_OK)
-            rc = senml__record_add(c, &r);
-        if (rc)
-            goto out;
+        if (rc == RELAIS_OK) rc = senml__record_add(c, &r);
+        if (rc) goto out;
         idx = doc.items[idx].next;
     }
     rc = RELAIS_OK;

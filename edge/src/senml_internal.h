@@ -41,9 +41,9 @@ struct senml__str {
 
 /* One record as found in the input; a field counts when its bit is set. */
 struct senml__record {
-    unsigned present;             /* 1u << enum senml__field */
+    unsigned present;                     /* 1u << enum senml__field */
     struct senml__str str[SENML_F_COUNT]; /* bn, bu, n, u, vs; vd as text (JSON) */
-    double num[SENML_F_COUNT];    /* bt, bv, bs, bver, v, s, t, ut */
+    double num[SENML_F_COUNT];            /* bt, bv, bs, bver, v, s, t, ut */
     bool vb;
     const uint8_t *vd; /* CBOR: the bytes; JSON: NULL, str[SENML_F_VD] holds base64url */
     size_t vd_len;

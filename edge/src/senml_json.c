@@ -39,8 +39,7 @@ static int read_record(struct senml__ctx *c, json_t *obj, struct senml__record *
         int f;
         size_t klen = strlen(key);
         int rc = senml__key(c, key, klen, &f);
-        if (rc)
-            return rc;
+        if (rc) return rc;
         if (json_is_object(val) || json_is_array(val))
             return senml__fail(c, RELAIS_REJECT_NOT_SENML,
                                "'%.40s' holds an %s: nesting beyond the SenML shape", key,
@@ -58,14 +57,12 @@ static int read_record(struct senml__ctx *c, json_t *obj, struct senml__record *
                 return senml__fail(c, RELAIS_REJECT_NOT_SENML, "'%s' must be a string", key);
             r->str[f].p = json_string_value(val);
             r->str[f].len = json_string_length(val);
-            if (senml__check_string(c, key, r->str[f].p, r->str[f].len))
-                return RELAIS_EPARSE;
+            if (senml__check_string(c, key, r->str[f].p, r->str[f].len)) return RELAIS_EPARSE;
             break;
         case 'n':
             if (json_number(val, &r->num[f]) != 0)
                 return senml__fail(c, RELAIS_REJECT_NOT_SENML, "'%s' must be a number", key);
-            if (senml__check_number(c, key, r->num[f]))
-                return RELAIS_EPARSE;
+            if (senml__check_number(c, key, r->num[f])) return RELAIS_EPARSE;
             break;
         case 'b':
             if (!json_is_boolean(val))
@@ -84,15 +81,13 @@ int senml__decode_json(struct senml__ctx *c, const uint8_t *body, size_t len)
     int rc = RELAIS_EPARSE;
     /* integers as reals: a SenML number is a double, and a uint64 that jansson
      * cannot hold as json_int_t is still a number (as in CBOR) */
-    json_t *root = json_loadb((const char *)body, len,
-                              JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL |
-                                  JSON_DECODE_INT_AS_REAL,
-                              &jerr);
+    json_t *root = json_loadb(
+        (const char *)body, len,
+        JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &jerr);
     if (!root) {
         enum json_error_code code = json_error_code(&jerr);
         enum relais_reject_reason why = RELAIS_REJECT_JSON;
-        if (code == json_error_out_of_memory)
-            return RELAIS_ENOMEM;
+        if (code == json_error_out_of_memory) return RELAIS_ENOMEM;
         if (code == json_error_duplicate_key)
             why = RELAIS_REJECT_DUPLICATE_KEY;
         else if (code == json_error_null_byte_in_key)
@@ -119,10 +114,8 @@ int senml__decode_json(struct senml__ctx *c, const uint8_t *body, size_t len)
         struct senml__record r;
         c->record = (int)i;
         rc = read_record(c, json_array_get(root, i), &r);
-        if (rc == RELAIS_OK)
-            rc = senml__record_add(c, &r);
-        if (rc)
-            goto out;
+        if (rc == RELAIS_OK) rc = senml__record_add(c, &r);
+        if (rc) goto out;
     }
     rc = RELAIS_OK;
 out:

@@ -219,21 +219,16 @@ int store__schema_version(sqlite3 *db, int *version)
                                 "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
                                 " AND name = 'schema_version'",
                                 -1, &s, NULL);
-    if (rc != SQLITE_OK)
-        return store__error(db, rc, "schema probe");
+    if (rc != SQLITE_OK) return store__error(db, rc, "schema probe");
     rc = sqlite3_step(s);
     int exists = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
     sqlite3_finalize(s);
-    if (rc != SQLITE_ROW)
-        return store__error(db, rc, "schema probe");
-    if (!exists)
-        return RELAIS_OK;
+    if (rc != SQLITE_ROW) return store__error(db, rc, "schema probe");
+    if (!exists) return RELAIS_OK;
     rc = sqlite3_prepare_v2(db, "SELECT version FROM schema_version", -1, &s, NULL);
-    if (rc != SQLITE_OK)
-        return store__error(db, rc, "schema version");
+    if (rc != SQLITE_OK) return store__error(db, rc, "schema version");
     rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
-        *version = sqlite3_column_int(s, 0);
+    if (rc == SQLITE_ROW) *version = sqlite3_column_int(s, 0);
     sqlite3_finalize(s);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? RELAIS_OK
                                                  : store__error(db, rc, "schema version");
@@ -243,8 +238,7 @@ int store__migrate(sqlite3 *db, int target)
 {
     int version;
     int rc = store__schema_version(db, &version);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     if (version > STORE_SCHEMA_VERSION) {
         log_error("store", "schema version %d is newer than this relais (%d): refusing to open",
                   version, STORE_SCHEMA_VERSION);
@@ -252,20 +246,16 @@ int store__migrate(sqlite3 *db, int target)
     }
     for (int v = version + 1; v <= target; v++) {
         char sql[96];
-        if ((rc = exec(db, "BEGIN IMMEDIATE")))
-            return rc;
+        if ((rc = exec(db, "BEGIN IMMEDIATE"))) return rc;
         rc = exec(db, migrations[v - 1]);
         if (!rc && v == 1)
             rc = exec(db, "CREATE TABLE schema_version(version INTEGER NOT NULL);"
                           "INSERT INTO schema_version VALUES(0)");
         snprintf(sql, sizeof sql, "UPDATE schema_version SET version = %d", v);
-        if (!rc)
-            rc = exec(db, sql);
-        if (!rc)
-            rc = exec(db, "COMMIT");
+        if (!rc) rc = exec(db, sql);
+        if (!rc) rc = exec(db, "COMMIT");
         if (rc) {
-            if (!sqlite3_get_autocommit(db))
-                exec(db, "ROLLBACK");
+            if (!sqlite3_get_autocommit(db)) exec(db, "ROLLBACK");
             log_error("store", "migration to schema version %d failed", v);
             return rc;
         }
@@ -282,8 +272,7 @@ static void store_free(struct relais_store *st)
         sqlite3_finalize(st->stmt[i]);
     for (int i = 0; i < STORE_LAZY_MAX; i++)
         sqlite3_finalize(st->lazy[i]);
-    if (st->db)
-        sqlite3_close_v2(st->db);
+    if (st->db) sqlite3_close_v2(st->db);
     free(st->seq_cache);
     free(st->path);
     free(st);
@@ -351,8 +340,7 @@ static int move_aside(const char *path, char *moved_to, size_t cap)
             snprintf(stamp, sizeof stamp, ".corrupt-%lld-%d", now, n);
         snprintf(from, sizeof from, "%s", path);
         snprintf(to, sizeof to, "%s%s", path, stamp);
-        if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
-            break;
+        if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0) break;
         if (errno != EEXIST || n == 1000) {
             log_error("store", "cannot move %s aside: %s", from, strerror(errno));
             return RELAIS_EIO;
@@ -374,15 +362,12 @@ static int move_aside(const char *path, char *moved_to, size_t cap)
 static int pragmas(struct relais_store *st)
 {
     int rc;
-    if ((rc = exec(st->db, "PRAGMA busy_timeout = 100")))
-        return rc;
-    if (st->readonly)
-        return RELAIS_OK;
+    if ((rc = exec(st->db, "PRAGMA busy_timeout = 100"))) return rc;
+    if (st->readonly) return RELAIS_OK;
     /* journal_mode answers with the mode in force: check it is WAL */
     sqlite3_stmt *s = NULL;
     rc = sqlite3_prepare_v2(st->db, "PRAGMA journal_mode = WAL", -1, &s, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(s);
+    if (rc == SQLITE_OK) rc = sqlite3_step(s);
     const char *mode = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0) : NULL;
     bool wal = mode && strcmp(mode, "wal") == 0;
     sqlite3_finalize(s);
@@ -401,8 +386,7 @@ static int load_audit_head(struct relais_store *st)
     sqlite3_stmt *s = NULL;
     int rc = sqlite3_prepare_v2(st->db, "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", -1,
                                 &s, NULL);
-    if (rc != SQLITE_OK)
-        return store__error(st->db, rc, "audit head");
+    if (rc != SQLITE_OK) return store__error(st->db, rc, "audit head");
     memset(st->audit_hash, 0, sizeof st->audit_hash);
     st->audit_id = 0;
     rc = sqlite3_step(s);
@@ -413,8 +397,7 @@ static int load_audit_head(struct relais_store *st)
         rc = SQLITE_DONE;
     }
     sqlite3_finalize(s);
-    if (rc != SQLITE_DONE)
-        return store__error(st->db, rc, "audit head");
+    if (rc != SQLITE_DONE) return store__error(st->db, rc, "audit head");
     st->audit_pend_id = st->audit_id;
     memcpy(st->audit_pend_hash, st->audit_hash, RELAIS_SHA256_LEN);
     return RELAIS_OK;
@@ -426,35 +409,27 @@ static int load_audit_head(struct relais_store *st);
 static int open_once(struct relais_store *st)
 {
     int rc = open_db(st->path, st->readonly, &st->db);
-    if (rc)
-        return rc;
-    if (!st->readonly && (rc = quick_check(st->db)))
-        return rc;
-    if ((rc = pragmas(st)))
-        return rc;
+    if (rc) return rc;
+    if (!st->readonly && (rc = quick_check(st->db))) return rc;
+    if ((rc = pragmas(st))) return rc;
     if (st->readonly) {
         int v;
-        if ((rc = store__schema_version(st->db, &v)))
-            return rc;
-        if (v > STORE_SCHEMA_VERSION)
-            return RELAIS_EVERSION;
+        if ((rc = store__schema_version(st->db, &v))) return rc;
+        if (v > STORE_SCHEMA_VERSION) return RELAIS_EVERSION;
         return RELAIS_OK;
     }
-    if ((rc = store__migrate(st->db, STORE_SCHEMA_VERSION)))
-        return rc;
+    if ((rc = store__migrate(st->db, STORE_SCHEMA_VERSION))) return rc;
     for (int i = 0; i < ST_COUNT; i++) {
         int src = sqlite3_prepare_v3(st->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
                                      &st->stmt[i], NULL);
-        if (src != SQLITE_OK)
-            return store__error(st->db, src, stmt_sql[i]);
+        if (src != SQLITE_OK) return store__error(st->db, src, stmt_sql[i]);
     }
     sqlite3_stmt *s = NULL;
     if (sqlite3_prepare_v2(st->db, "PRAGMA page_size", -1, &s, NULL) == SQLITE_OK &&
         sqlite3_step(s) == SQLITE_ROW)
         st->page_size = sqlite3_column_int(s, 0);
     sqlite3_finalize(s);
-    if ((rc = load_audit_head(st)))
-        return rc;
+    if ((rc = load_audit_head(st))) return rc;
     return refresh_quota(st);
 }
 
@@ -462,8 +437,7 @@ int relais_store_open(struct relais_store **out, const char *path,
                       const struct relais_store_opts *opts)
 {
     struct relais_store *st = calloc(1, sizeof *st);
-    if (!st)
-        return RELAIS_ENOMEM;
+    if (!st) return RELAIS_ENOMEM;
     st->path = strdup(path);
     if (!st->path) {
         free(st);
@@ -483,22 +457,19 @@ int relais_store_open(struct relais_store **out, const char *path,
         st->db = NULL;
         char moved_to[4200] = "";
         rc = move_aside(path, moved_to, sizeof moved_to);
-        if (rc == RELAIS_OK)
-            rc = open_once(st);
+        if (rc == RELAIS_OK) rc = open_once(st);
         if (rc == RELAIS_OK) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
             rc = relais_store_begin(st);
-            if (!rc)
-            {
+            if (!rc) {
                 char detail[4300];
                 snprintf(detail, sizeof detail, "quick_check failed; the file was moved to %s",
                          moved_to);
                 rc = relais_store_audit(st, now, "store.corrupt", path, detail);
             }
-            if (!rc)
-                rc = relais_store_commit(st);
+            if (!rc) rc = relais_store_commit(st);
         }
     }
     if (rc) {
@@ -511,14 +482,11 @@ int relais_store_open(struct relais_store **out, const char *path,
 
 void relais_store_close(struct relais_store *st)
 {
-    if (!st)
-        return;
-    if (st->in_txn)
-        relais_store_rollback(st);
+    if (!st) return;
+    if (st->in_txn) relais_store_rollback(st);
     if (!st->readonly && st->db) {
         int rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-        if (rc != SQLITE_OK && rc != SQLITE_BUSY)
-            store__error(st->db, rc, "checkpoint at close");
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY) store__error(st->db, rc, "checkpoint at close");
     }
     store_free(st);
 }
@@ -532,8 +500,7 @@ const char *relais_store_path(const struct relais_store *st)
 
 sqlite3_stmt *store__lazy(struct relais_store *st, int slot, const char *sql)
 {
-    if (slot < 0 || slot >= STORE_LAZY_MAX)
-        return NULL;
+    if (slot < 0 || slot >= STORE_LAZY_MAX) return NULL;
     sqlite3_stmt *s = st->lazy[slot];
     if (!s) {
         int rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL);
@@ -574,28 +541,22 @@ bool relais_store_in_transaction(const struct relais_store *st)
 
 int relais_store_begin(struct relais_store *st)
 {
-    if (st->readonly)
-        return RELAIS_EPERM;
-    if (st->in_txn)
-        return RELAIS_OK;
+    if (st->readonly) return RELAIS_EPERM;
+    if (st->in_txn) return RELAIS_OK;
     int rc = step_done(st, ST_BEGIN, "BEGIN");
-    if (rc != RELAIS_OK)
-        return rc;
+    if (rc != RELAIS_OK) return rc;
     st->in_txn = true;
     /* another connection (relaisctl) may have appended to the audit trail
      * since: read its head again, now that the write lock is held */
-    if ((rc = load_audit_head(st)))
-        relais_store_rollback(st);
+    if ((rc = load_audit_head(st))) relais_store_rollback(st);
     return rc;
 }
 
 void relais_store_rollback(struct relais_store *st)
 {
-    if (!st->in_txn)
-        return;
+    if (!st->in_txn) return;
     /* ROLLBACK may fail when SQLite already rolled back (e.g. after SQLITE_FULL) */
-    if (sqlite3_get_autocommit(st->db) == 0)
-        (void)step_done(st, ST_ROLLBACK, "ROLLBACK");
+    if (sqlite3_get_autocommit(st->db) == 0) (void)step_done(st, ST_ROLLBACK, "ROLLBACK");
     st->in_txn = false;
     st->audit_pend_id = st->audit_id;
     memcpy(st->audit_pend_hash, st->audit_hash, RELAIS_SHA256_LEN);
@@ -603,8 +564,7 @@ void relais_store_rollback(struct relais_store *st)
 
 int relais_store_commit(struct relais_store *st)
 {
-    if (!st->in_txn)
-        return RELAIS_OK;
+    if (!st->in_txn) return RELAIS_OK;
     int rc = step_done(st, ST_COMMIT, "COMMIT");
     if (rc != RELAIS_OK) {
         relais_store_rollback(st);
@@ -625,8 +585,7 @@ int relais_store_commit(struct relais_store *st)
  * written after that, or it would be committed on its own (autocommit). */
 int store__txn_alive(struct relais_store *st)
 {
-    if (!st->in_txn)
-        return RELAIS_EINVAL;
+    if (!st->in_txn) return RELAIS_EINVAL;
     if (sqlite3_get_autocommit(st->db)) {
         log_error("store", "the transaction was rolled back after an error");
         return RELAIS_ESTORE;
@@ -655,13 +614,11 @@ static int seq_entry(struct relais_store *st, const char *device, struct store_s
             *out = &st->seq_cache[i];
             return RELAIS_OK;
         }
-    if (st->seq_cache_len == STORE_SEQ_CACHE_MAX)
-        return RELAIS_OK;
+    if (st->seq_cache_len == STORE_SEQ_CACHE_MAX) return RELAIS_OK;
     if (st->seq_cache_len == st->seq_cache_cap) {
         size_t ncap = st->seq_cache_cap ? st->seq_cache_cap * 2 : 16;
         struct store_seq_entry *n = realloc(st->seq_cache, ncap * sizeof *n);
-        if (!n)
-            return RELAIS_OK;
+        if (!n) return RELAIS_OK;
         st->seq_cache = n;
         st->seq_cache_cap = ncap;
     }
@@ -675,8 +632,7 @@ static int seq_entry(struct relais_store *st, const char *device, struct store_s
     }
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
-    if (rc != SQLITE_ROW)
-        return store__error(st->db, rc, "max seq lookup");
+    if (rc != SQLITE_ROW) return store__error(st->db, rc, "max seq lookup");
     snprintf(e.device, sizeof e.device, "%s", device);
     st->seq_cache[st->seq_cache_len] = e;
     *out = &st->seq_cache[st->seq_cache_len++];
@@ -691,16 +647,13 @@ int relais_store_put_pack(struct relais_store *st, const struct relais_pack *pac
     bool seen = false;
     int rc;
 
-    if ((rc = txn_alive(st)))
-        return rc;
-    if (pack->seq > (uint64_t)INT64_MAX)
-        return RELAIS_ERANGE; /* SQLite integers are signed */
+    if ((rc = txn_alive(st))) return rc;
+    if (pack->seq > (uint64_t)INT64_MAX) return RELAIS_ERANGE; /* SQLite integers are signed */
     relais_sha256(body, len, hash);
 
     /* dedup on (device, seq): same body -> duplicate; another body -> flagged */
     struct store_seq_entry *se;
-    if ((rc = seq_entry(st, pack->device, &se)))
-        return rc;
+    if ((rc = seq_entry(st, pack->device, &se))) return rc;
     bool fresh = se && (!se->any || pack->seq > se->max_seq);
     sqlite3_stmt *s = st->stmt[ST_DEDUP];
     if (!fresh) {
@@ -718,8 +671,7 @@ int relais_store_put_pack(struct relais_store *st, const struct relais_pack *pac
         }
         sqlite3_reset(s);
         sqlite3_clear_bindings(s);
-        if (rc != SQLITE_DONE)
-            return store__error(st->db, rc, "dedup lookup");
+        if (rc != SQLITE_DONE) return store__error(st->db, rc, "dedup lookup");
     }
 
     s = st->stmt[ST_PACK_INSERT];
@@ -732,8 +684,7 @@ int relais_store_put_pack(struct relais_store *st, const struct relais_pack *pac
     sqlite3_bind_int64(s, 7, received_ms);
     sqlite3_bind_int64(s, 8, (sqlite3_int64)pack->count);
     sqlite3_bind_int(s, 9, seen ? RELAIS_PACK_FLAG_SEQ_REUSED : 0);
-    if ((rc = step_done(st, ST_PACK_INSERT, "pack insert")))
-        return rc;
+    if ((rc = step_done(st, ST_PACK_INSERT, "pack insert"))) return rc;
     sqlite3_int64 pack_id = sqlite3_last_insert_rowid(st->db);
     if (se && (!se->any || pack->seq > se->max_seq)) {
         se->any = true;
@@ -750,19 +701,20 @@ int relais_store_put_pack(struct relais_store *st, const struct relais_pack *pac
         sqlite3_bind_int(s, 5, r->kind);
         switch (r->kind) {
         case RELAIS_READING_NUMBER: sqlite3_bind_double(s, 6, r->value); break;
-        case RELAIS_READING_STRING: sqlite3_bind_text(s, 7, r->str, (int)r->len, SQLITE_STATIC); break;
+        case RELAIS_READING_STRING:
+            sqlite3_bind_text(s, 7, r->str, (int)r->len, SQLITE_STATIC);
+            break;
         case RELAIS_READING_BOOL: sqlite3_bind_int(s, 8, r->boolean); break;
-        case RELAIS_READING_DATA: sqlite3_bind_blob(s, 9, r->data, (int)r->len, SQLITE_STATIC); break;
+        case RELAIS_READING_DATA:
+            sqlite3_bind_blob(s, 9, r->data, (int)r->len, SQLITE_STATIC);
+            break;
         case RELAIS_READING_SUM_ONLY: break;
         }
-        if (r->has_sum)
-            sqlite3_bind_double(s, 10, r->sum);
+        if (r->has_sum) sqlite3_bind_double(s, 10, r->sum);
         sqlite3_bind_double(s, 11, r->time);
         sqlite3_bind_int(s, 12, r->time_source);
-        if (r->has_update_time)
-            sqlite3_bind_double(s, 13, r->update_time);
-        if ((rc = step_done(st, ST_READING_INSERT, "reading insert")))
-            return rc;
+        if (r->has_update_time) sqlite3_bind_double(s, 13, r->update_time);
+        if ((rc = step_done(st, ST_READING_INSERT, "reading insert"))) return rc;
     }
     if (seen) {
         char subject[64], detail[96];
@@ -779,22 +731,19 @@ int relais_store_put_pack(struct relais_store *st, const struct relais_pack *pac
 int relais_store_put_reject(struct relais_store *st, const struct relais_reject_record *r)
 {
     int rc = txn_alive(st);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     sqlite3_stmt *s = st->stmt[ST_REJECT_INSERT];
     sqlite3_bind_int64(s, 1, r->at_ms);
     sqlite3_bind_int(s, 2, r->transport);
     bind_text(s, 3, r->device);
-    if (r->has_seq)
-        sqlite3_bind_int64(s, 4, (sqlite3_int64)r->seq);
+    if (r->has_seq) sqlite3_bind_int64(s, 4, (sqlite3_int64)r->seq);
     sqlite3_bind_text(s, 5, r->reason, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 6, r->detail, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 7, (sqlite3_int64)r->len);
     if (r->body && r->len <= RELAIS_SENML_MAX_BYTES)
         sqlite3_bind_blob(s, 8, r->body, (int)r->len, SQLITE_STATIC);
     rc = step_done(st, ST_REJECT_INSERT, "reject insert");
-    if (rc)
-        return rc;
+    if (rc) return rc;
     char subject[64], detail[320];
     if (r->has_seq)
         snprintf(subject, sizeof subject, "%s/%llu", r->device ? r->device : "?",
@@ -847,8 +796,7 @@ int relais_store_audit(struct relais_store *st, int64_t at_ms, const char *kind,
                        const char *subject, const char *detail)
 {
     int rc = txn_alive(st);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     int64_t id = st->audit_pend_id + 1;
     uint8_t hash[RELAIS_SHA256_LEN];
     store__audit_hash(st->audit_pend_hash, id, at_ms, kind, subject, detail, hash);
@@ -861,8 +809,7 @@ int relais_store_audit(struct relais_store *st, int64_t at_ms, const char *kind,
     sqlite3_bind_blob(s, 6, st->audit_pend_hash, RELAIS_SHA256_LEN, SQLITE_STATIC);
     sqlite3_bind_blob(s, 7, hash, RELAIS_SHA256_LEN, SQLITE_STATIC);
     rc = step_done(st, ST_AUDIT_INSERT, "audit insert");
-    if (rc)
-        return rc;
+    if (rc) return rc;
     st->audit_pend_id = id;
     memcpy(st->audit_pend_hash, hash, RELAIS_SHA256_LEN);
     return RELAIS_OK;
@@ -874,8 +821,7 @@ static int64_t pragma_int(struct relais_store *st, enum store_stmt id)
 {
     sqlite3_stmt *s = st->stmt[id];
     int64_t v = -1;
-    if (sqlite3_step(s) == SQLITE_ROW)
-        v = sqlite3_column_int64(s, 0);
+    if (sqlite3_step(s) == SQLITE_ROW) v = sqlite3_column_int64(s, 0);
     sqlite3_reset(s);
     return v;
 }
@@ -889,14 +835,12 @@ int relais_store_size(struct relais_store *st, uint64_t *bytes)
     }
     int64_t pages = pragma_int(st, ST_PAGE_COUNT);
     int64_t free_pages = pragma_int(st, ST_FREELIST_COUNT);
-    if (pages < 0 || free_pages < 0)
-        return RELAIS_ESTORE;
+    if (pages < 0 || free_pages < 0) return RELAIS_ESTORE;
     uint64_t total = (uint64_t)(pages - free_pages) * (uint64_t)st->page_size;
     char wal[4096];
     struct stat sb;
     snprintf(wal, sizeof wal, "%s-wal", st->path);
-    if (stat(wal, &sb) == 0)
-        total += (uint64_t)sb.st_size;
+    if (stat(wal, &sb) == 0) total += (uint64_t)sb.st_size;
     *bytes = total;
     return RELAIS_OK;
 }

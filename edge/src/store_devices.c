@@ -31,23 +31,18 @@ static void row_to_device(sqlite3_stmt *s, struct relais_device *d)
 int relais_store_device_put(struct relais_store *st, const struct relais_device *d)
 {
     sqlite3_stmt *s = NULL;
-    if (!st->in_txn || sqlite3_get_autocommit(st->db))
-        return RELAIS_EINVAL;
+    if (!st->in_txn || sqlite3_get_autocommit(st->db)) return RELAIS_EINVAL;
     int rc = sqlite3_prepare_v2(st->db,
                                 "INSERT OR REPLACE INTO devices(" DEVICE_COLUMNS ")"
                                 " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
                                 -1, &s, NULL);
-    if (rc != SQLITE_OK)
-        return store__error(st->db, rc, "device put");
+    if (rc != SQLITE_OK) return store__error(st->db, rc, "device put");
     sqlite3_bind_text(s, 1, d->id, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, d->kind, -1, SQLITE_STATIC);
-    if (d->patient[0])
-        sqlite3_bind_text(s, 3, d->patient, -1, SQLITE_STATIC);
+    if (d->patient[0]) sqlite3_bind_text(s, 3, d->patient, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 4, d->created_ms);
-    if (d->revoked_ms)
-        sqlite3_bind_int64(s, 5, d->revoked_ms);
-    if (d->has_psk)
-        sqlite3_bind_blob(s, 6, d->psk, RELAIS_PSK_LEN, SQLITE_STATIC);
+    if (d->revoked_ms) sqlite3_bind_int64(s, 5, d->revoked_ms);
+    if (d->has_psk) sqlite3_bind_blob(s, 6, d->psk, RELAIS_PSK_LEN, SQLITE_STATIC);
     rc = sqlite3_step(s);
     sqlite3_finalize(s);
     return rc == SQLITE_DONE ? RELAIS_OK : store__error(st->db, rc, "device put");
@@ -58,8 +53,7 @@ int relais_store_device_get(struct relais_store *st, const char *id, struct rela
     sqlite3_stmt *s = NULL;
     int rc = sqlite3_prepare_v2(st->db, "SELECT " DEVICE_COLUMNS " FROM devices WHERE id = ?1", -1,
                                 &s, NULL);
-    if (rc != SQLITE_OK)
-        return store__error(st->db, rc, "device get");
+    if (rc != SQLITE_OK) return store__error(st->db, rc, "device get");
     sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
     rc = sqlite3_step(s);
     int result = RELAIS_ENOTFOUND;
@@ -76,21 +70,18 @@ int relais_store_device_get(struct relais_store *st, const char *id, struct rela
 int relais_store_device_revoke(struct relais_store *st, const char *id, int64_t at_ms)
 {
     sqlite3_stmt *s = NULL;
-    if (!st->in_txn || sqlite3_get_autocommit(st->db))
-        return RELAIS_EINVAL;
+    if (!st->in_txn || sqlite3_get_autocommit(st->db)) return RELAIS_EINVAL;
     int rc = sqlite3_prepare_v2(st->db,
                                 "UPDATE devices SET revoked_ms = ?2, psk = NULL"
                                 " WHERE id = ?1 AND revoked_ms IS NULL",
                                 -1, &s, NULL);
-    if (rc != SQLITE_OK)
-        return store__error(st->db, rc, "device revoke");
+    if (rc != SQLITE_OK) return store__error(st->db, rc, "device revoke");
     sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 2, at_ms);
     rc = sqlite3_step(s);
     int changed = sqlite3_changes(st->db);
     sqlite3_finalize(s);
-    if (rc != SQLITE_DONE)
-        return store__error(st->db, rc, "device revoke");
+    if (rc != SQLITE_DONE) return store__error(st->db, rc, "device revoke");
     return changed ? RELAIS_OK : RELAIS_ENOTFOUND;
 }
 
@@ -100,8 +91,7 @@ int relais_store_foreach_device(struct relais_store *st,
     sqlite3_stmt *s = NULL;
     int rc = sqlite3_prepare_v2(st->db, "SELECT " DEVICE_COLUMNS " FROM devices ORDER BY id", -1,
                                 &s, NULL);
-    if (rc != SQLITE_OK)
-        return store__error(st->db, rc, "devices");
+    if (rc != SQLITE_OK) return store__error(st->db, rc, "devices");
     struct relais_device d;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         row_to_device(s, &d);

@@ -14,8 +14,7 @@ static int count(struct relais_store *st, const char *sql, uint64_t *out)
 {
     sqlite3_stmt *s = NULL;
     int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
-    if (rc != SQLITE_OK)
-        return store__error(st->db, rc, sql);
+    if (rc != SQLITE_OK) return store__error(st->db, rc, sql);
     rc = sqlite3_step(s);
     *out = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 0) : 0;
     sqlite3_finalize(s);
@@ -26,10 +25,8 @@ int relais_store_totals(struct relais_store *st, struct relais_store_totals *out
 {
     int rc;
     memset(out, 0, sizeof *out);
-    if ((rc = store__schema_version(st->db, &out->schema_version)))
-        return rc;
-    if (out->schema_version == 0)
-        return RELAIS_OK;
+    if ((rc = store__schema_version(st->db, &out->schema_version))) return rc;
+    if (out->schema_version == 0) return RELAIS_OK;
     if ((rc = count(st, "SELECT count(*) FROM packs", &out->packs)) ||
         (rc = count(st, "SELECT count(*) FROM packs WHERE flags & 1", &out->flagged)) ||
         (rc = count(st, "SELECT count(*) FROM readings", &out->readings)) ||
@@ -42,8 +39,8 @@ int relais_store_totals(struct relais_store *st, struct relais_store_totals *out
 /* Builds "SELECT * FROM (<base> WHERE ... ORDER BY key DESC LIMIT n) ORDER BY key":
  * the newest n rows, returned oldest first. */
 static int prepare_walk(struct relais_store *st, const char *base, const char *order_desc,
-                        const char *order, const struct relais_store_filter *f, bool with_metric, bool with_flagged,
-                        sqlite3_stmt **out)
+                        const char *order, const struct relais_store_filter *f, bool with_metric,
+                        bool with_flagged, sqlite3_stmt **out)
 {
     char sql[1024];
     char where[256] = "";
@@ -54,15 +51,12 @@ static int prepare_walk(struct relais_store *st, const char *base, const char *o
         w += (size_t)snprintf(where + w, sizeof where - w, "%s metric = ?2", w ? " AND" : " WHERE");
     if (f && with_flagged && f->flagged_only)
         w += (size_t)snprintf(where + w, sizeof where - w, "%s flags & 1", w ? " AND" : " WHERE");
-    snprintf(sql, sizeof sql, "SELECT * FROM (%s%s ORDER BY %s LIMIT ?3) ORDER BY %s", base,
-             where, order_desc, order);
+    snprintf(sql, sizeof sql, "SELECT * FROM (%s%s ORDER BY %s LIMIT ?3) ORDER BY %s", base, where,
+             order_desc, order);
     int rc = sqlite3_prepare_v2(st->db, sql, -1, out, NULL);
-    if (rc != SQLITE_OK)
-        return store__error(st->db, rc, "query");
-    if (f && f->device)
-        sqlite3_bind_text(*out, 1, f->device, -1, SQLITE_TRANSIENT);
-    if (f && with_metric && f->metric)
-        sqlite3_bind_text(*out, 2, f->metric, -1, SQLITE_TRANSIENT);
+    if (rc != SQLITE_OK) return store__error(st->db, rc, "query");
+    if (f && f->device) sqlite3_bind_text(*out, 1, f->device, -1, SQLITE_TRANSIENT);
+    if (f && with_metric && f->metric) sqlite3_bind_text(*out, 2, f->metric, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(*out, 3, f && f->limit > 0 ? f->limit : -1);
     return RELAIS_OK;
 }
@@ -78,8 +72,7 @@ int relais_store_foreach_reading(struct relais_store *st, const struct relais_st
                           " r.t, r.t_src, p.received_ms, p.flags, r.ut"
                           " FROM readings r JOIN packs p ON p.id = r.pack_id",
                           "pack_id DESC, idx DESC", "pack_id, idx", f, true, false, &s);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         struct relais_stored_reading r;
         memset(&r, 0, sizeof r);
@@ -123,8 +116,7 @@ int relais_store_foreach_pack(struct relais_store *st, const struct relais_store
                           "SELECT id, device, seq, format, transport, received_ms, records,"
                           " flags, body_hash FROM packs",
                           "id DESC", "id", f, false, true, &s);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         struct relais_stored_pack p;
         p.id = sqlite3_column_int64(s, 0);
@@ -148,16 +140,14 @@ int relais_store_foreach_pack(struct relais_store *st, const struct relais_store
 }
 
 int relais_store_foreach_reject(struct relais_store *st, const struct relais_store_filter *f,
-                                int (*cb)(const struct relais_stored_reject *r, void *ud),
-                                void *ud)
+                                int (*cb)(const struct relais_stored_reject *r, void *ud), void *ud)
 {
     sqlite3_stmt *s = NULL;
     int rc = prepare_walk(st,
                           "SELECT id, at_ms, transport, device, seq, reason, detail, body_len"
                           " FROM rejects",
                           "id DESC", "id", f, false, false, &s);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         struct relais_stored_reject r;
         r.id = sqlite3_column_int64(s, 0);

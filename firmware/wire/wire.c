@@ -12,8 +12,7 @@
 /* Appends s[0..n) to buf at *off; sets *off past cap on overflow. */
 static void put(char *buf, size_t cap, size_t *off, const char *s, size_t n)
 {
-    if (*off + n < cap)
-        memcpy(buf + *off, s, n);
+    if (*off + n < cap) memcpy(buf + *off, s, n);
     *off += n;
 }
 
@@ -40,8 +39,7 @@ static void put_u64(char *buf, size_t cap, size_t *off, uint64_t v)
  * text did not fit (buf then holds an empty string). */
 static int finish(char *buf, size_t cap, size_t off)
 {
-    if (cap == 0)
-        return -1;
+    if (cap == 0) return -1;
     if (off >= cap) {
         buf[0] = '\0';
         return -1;
@@ -54,13 +52,11 @@ static int finish(char *buf, size_t cap, size_t off)
 
 bool relais_wire_id_valid(const char *s, size_t len)
 {
-    if (len == 0 || len > RELAIS_WIRE_ID_MAX)
-        return false;
+    if (len == 0 || len > RELAIS_WIRE_ID_MAX) return false;
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
         bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (i > 0 && c == '-');
-        if (!ok)
-            return false;
+        if (!ok) return false;
     }
     return true;
 }
@@ -68,17 +64,13 @@ bool relais_wire_id_valid(const char *s, size_t len)
 int relais_wire_seq_parse(const char *s, size_t len, uint64_t *out)
 {
     uint64_t v = 0;
-    if (len == 0 || len > 16)
-        return -1;
-    if (s[0] == '0' && len > 1)
-        return -1;
+    if (len == 0 || len > 16) return -1;
+    if (s[0] == '0' && len > 1) return -1;
     for (size_t i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
+        if (s[i] < '0' || s[i] > '9') return -1;
         v = v * 10 + (uint64_t)(s[i] - '0');
     }
-    if (v > RELAIS_WIRE_SEQ_MAX)
-        return -1;
+    if (v > RELAIS_WIRE_SEQ_MAX) return -1;
     *out = v;
     return 0;
 }
@@ -91,36 +83,30 @@ int relais_wire_topic_up_parse(const char *topic, size_t len, char device[RELAIS
                                uint64_t *seq)
 {
     const size_t plen = sizeof topic_dev - 1;
-    if (len <= plen || memcmp(topic, topic_dev, plen) != 0)
-        return -1;
+    if (len <= plen || memcmp(topic, topic_dev, plen) != 0) return -1;
     const char *p = topic + plen;
     const char *end = topic + len;
     const char *slash = memchr(p, '/', (size_t)(end - p));
-    if (!slash || !relais_wire_id_valid(p, (size_t)(slash - p)))
-        return -1;
+    if (!slash || !relais_wire_id_valid(p, (size_t)(slash - p))) return -1;
     size_t idlen = (size_t)(slash - p);
     const char *rest = slash + 1;
-    if ((size_t)(end - rest) < 4 || memcmp(rest, "up/", 3) != 0)
-        return -1;
+    if ((size_t)(end - rest) < 4 || memcmp(rest, "up/", 3) != 0) return -1;
     rest += 3;
-    if (relais_wire_seq_parse(rest, (size_t)(end - rest), seq) != 0)
-        return -1;
+    if (relais_wire_seq_parse(rest, (size_t)(end - rest), seq) != 0) return -1;
     memcpy(device, p, idlen);
     device[idlen] = '\0';
     return 0;
 }
 
-static int topic_dev_tail(char *buf, size_t cap, const char *device, const char *tail, bool with_seq,
-                          uint64_t seq)
+static int topic_dev_tail(char *buf, size_t cap, const char *device, const char *tail,
+                          bool with_seq, uint64_t seq)
 {
     size_t off = 0;
-    if (!relais_wire_id_valid(device, strlen(device)))
-        return finish(buf, cap, cap);
+    if (!relais_wire_id_valid(device, strlen(device))) return finish(buf, cap, cap);
     puts_(buf, cap, &off, topic_dev);
     puts_(buf, cap, &off, device);
     puts_(buf, cap, &off, tail);
-    if (with_seq)
-        put_u64(buf, cap, &off, seq);
+    if (with_seq) put_u64(buf, cap, &off, seq);
     return finish(buf, cap, off);
 }
 
@@ -144,16 +130,11 @@ int relais_wire_topic_cmd(char *buf, size_t cap, const char *device)
 int relais_wire_path_up_parse(const char *const segs[], const size_t seg_lens[], size_t nsegs,
                               char device[RELAIS_WIRE_ID_MAX + 1], uint64_t *seq)
 {
-    if (nsegs != 4)
-        return -1;
-    if (seg_lens[0] != 3 || memcmp(segs[0], "dev", 3) != 0)
-        return -1;
-    if (seg_lens[2] != 2 || memcmp(segs[2], "up", 2) != 0)
-        return -1;
-    if (!relais_wire_id_valid(segs[1], seg_lens[1]))
-        return -1;
-    if (relais_wire_seq_parse(segs[3], seg_lens[3], seq) != 0)
-        return -1;
+    if (nsegs != 4) return -1;
+    if (seg_lens[0] != 3 || memcmp(segs[0], "dev", 3) != 0) return -1;
+    if (seg_lens[2] != 2 || memcmp(segs[2], "up", 2) != 0) return -1;
+    if (!relais_wire_id_valid(segs[1], seg_lens[1])) return -1;
+    if (relais_wire_seq_parse(segs[3], seg_lens[3], seq) != 0) return -1;
     memcpy(device, segs[1], seg_lens[1]);
     device[seg_lens[1]] = '\0';
     return 0;
@@ -165,8 +146,7 @@ static const char *const ack_names[] = {"stored", "duplicate", "rejected", "busy
 
 const char *relais_wire_ack_status_name(enum relais_wire_ack_status st)
 {
-    if ((unsigned)st < sizeof ack_names / sizeof ack_names[0])
-        return ack_names[st];
+    if ((unsigned)st < sizeof ack_names / sizeof ack_names[0]) return ack_names[st];
     return "?";
 }
 
@@ -195,8 +175,7 @@ static void put_json_string(char *buf, size_t cap, size_t *off, const char *s, s
 int relais_wire_ack_format(char *buf, size_t cap, const struct relais_wire_ack *ack)
 {
     size_t off = 0;
-    if ((unsigned)ack->status > RELAIS_WIRE_ACK_BUSY)
-        return finish(buf, cap, cap);
+    if ((unsigned)ack->status > RELAIS_WIRE_ACK_BUSY) return finish(buf, cap, cap);
     puts_(buf, cap, &off, "{\"seq\":");
     put_u64(buf, cap, &off, ack->seq);
     puts_(buf, cap, &off, ",\"status\":\"");
@@ -242,20 +221,16 @@ static bool eat(struct scan *s, char c)
 static bool scan_string(struct scan *s, char *out, size_t cap)
 {
     size_t n = 0;
-    if (!eat(s, '"'))
-        return false;
+    if (!eat(s, '"')) return false;
     while (s->p < s->end) {
         char c = *s->p++;
         if (c == '"') {
-            if (cap)
-                out[n < cap ? n : cap - 1] = '\0';
+            if (cap) out[n < cap ? n : cap - 1] = '\0';
             return true;
         }
-        if ((unsigned char)c < 0x20)
-            return false;
+        if ((unsigned char)c < 0x20) return false;
         if (c == '\\') {
-            if (s->p >= s->end)
-                return false;
+            if (s->p >= s->end) return false;
             char e = *s->p++;
             switch (e) {
             case '"': c = '"'; break;
@@ -268,8 +243,7 @@ static bool scan_string(struct scan *s, char *out, size_t cap)
             case 't': c = '\t'; break;
             case 'u': {
                 unsigned v = 0;
-                if (s->end - s->p < 4)
-                    return false;
+                if (s->end - s->p < 4) return false;
                 for (int i = 0; i < 4; i++) {
                     char h = *s->p++;
                     v <<= 4;
@@ -288,8 +262,7 @@ static bool scan_string(struct scan *s, char *out, size_t cap)
             default: return false;
             }
         }
-        if (cap && n + 1 < cap)
-            out[n] = c;
+        if (cap && n + 1 < cap) out[n] = c;
         n++;
     }
     return false;
@@ -303,14 +276,12 @@ static bool scan_u64(struct scan *s, uint64_t *out)
     while (s->p < s->end && *s->p >= '0' && *s->p <= '9') {
         if (digits == 0 && *s->p == '0' && s->p + 1 < s->end && s->p[1] >= '0' && s->p[1] <= '9')
             return false;
-        if (v > (UINT64_MAX - 9) / 10)
-            return false;
+        if (v > (UINT64_MAX - 9) / 10) return false;
         v = v * 10 + (uint64_t)(*s->p - '0');
         s->p++;
         digits++;
     }
-    if (digits == 0)
-        return false;
+    if (digits == 0) return false;
     *out = v;
     return true;
 }
@@ -319,8 +290,7 @@ static bool scan_u64(struct scan *s, uint64_t *out)
 static bool scan_skip_scalar(struct scan *s)
 {
     skip_ws(s);
-    if (s->p >= s->end)
-        return false;
+    if (s->p >= s->end) return false;
     if (*s->p == '"') {
         char dummy[1];
         return scan_string(s, dummy, 0);
@@ -331,8 +301,7 @@ static bool scan_skip_scalar(struct scan *s)
         char c = *s->p;
         bool ok = (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' ||
                   c == 'E' || (c >= 'a' && c <= 'z');
-        if (!ok)
-            return false;
+        if (!ok) return false;
         s->p++;
     }
     return s->p > start;
@@ -343,51 +312,39 @@ int relais_wire_ack_parse(const char *buf, size_t len, struct relais_wire_ack *o
     struct scan s = {buf, buf + len};
     bool have_seq = false, have_status = false;
     memset(out, 0, sizeof *out);
-    if (!eat(&s, '{'))
-        return -1;
-    if (eat(&s, '}'))
-        return -1;
+    if (!eat(&s, '{')) return -1;
+    if (eat(&s, '}')) return -1;
     do {
         char key[16];
-        if (!scan_string(&s, key, sizeof key) || !eat(&s, ':'))
-            return -1;
+        if (!scan_string(&s, key, sizeof key) || !eat(&s, ':')) return -1;
         uint64_t v;
         if (strcmp(key, "seq") == 0) {
-            if (!scan_u64(&s, &out->seq) || out->seq > RELAIS_WIRE_SEQ_MAX)
-                return -1;
+            if (!scan_u64(&s, &out->seq) || out->seq > RELAIS_WIRE_SEQ_MAX) return -1;
             have_seq = true;
         } else if (strcmp(key, "status") == 0) {
             char st[16];
-            if (!scan_string(&s, st, sizeof st))
-                return -1;
+            if (!scan_string(&s, st, sizeof st)) return -1;
             size_t i;
             for (i = 0; i < sizeof ack_names / sizeof ack_names[0]; i++)
-                if (strcmp(st, ack_names[i]) == 0)
-                    break;
-            if (i == sizeof ack_names / sizeof ack_names[0])
-                return -1;
+                if (strcmp(st, ack_names[i]) == 0) break;
+            if (i == sizeof ack_names / sizeof ack_names[0]) return -1;
             out->status = (enum relais_wire_ack_status)i;
             have_status = true;
         } else if (strcmp(key, "records") == 0) {
-            if (!scan_u64(&s, &v) || v > UINT32_MAX)
-                return -1;
+            if (!scan_u64(&s, &v) || v > UINT32_MAX) return -1;
             out->records = (uint32_t)v;
         } else if (strcmp(key, "retry_s") == 0) {
-            if (!scan_u64(&s, &v) || v > UINT32_MAX)
-                return -1;
+            if (!scan_u64(&s, &v) || v > UINT32_MAX) return -1;
             out->retry_s = (uint32_t)v;
         } else if (strcmp(key, "error") == 0) {
-            if (!scan_string(&s, out->error, sizeof out->error))
-                return -1;
+            if (!scan_string(&s, out->error, sizeof out->error)) return -1;
         } else if (!scan_skip_scalar(&s)) {
             return -1;
         }
     } while (eat(&s, ','));
-    if (!eat(&s, '}'))
-        return -1;
+    if (!eat(&s, '}')) return -1;
     skip_ws(&s);
-    if (s.p != s.end || !have_seq || !have_status)
-        return -1;
+    if (s.p != s.end || !have_seq || !have_status) return -1;
     return 0;
 }
 
@@ -482,10 +439,10 @@ static void cbor_put_text(uint8_t *buf, size_t cap, size_t *off, const char *s, 
 int relais_wire_ack_format_cbor(uint8_t *buf, size_t cap, const struct relais_wire_ack *ack)
 {
     size_t off = 0;
-    if ((unsigned)ack->status > RELAIS_WIRE_ACK_BUSY)
-        return -1;
-    bool with_error = (ack->status == RELAIS_WIRE_ACK_REJECTED ||
-                       ack->status == RELAIS_WIRE_ACK_BUSY) && ack->error[0];
+    if ((unsigned)ack->status > RELAIS_WIRE_ACK_BUSY) return -1;
+    bool with_error =
+        (ack->status == RELAIS_WIRE_ACK_REJECTED || ack->status == RELAIS_WIRE_ACK_BUSY) &&
+        ack->error[0];
     bool with_retry = ack->status == RELAIS_WIRE_ACK_BUSY && ack->retry_s;
     cbor_put_head(buf, cap, &off, 5, 3u + with_error + with_retry);
     cbor_put_text(buf, cap, &off, "seq", 3);
@@ -517,8 +474,7 @@ int relais_wire_ack_format_cbor(uint8_t *buf, size_t cap, const struct relais_wi
 /* One CBOR head: major type and argument (no indefinite lengths). */
 static bool cbor_get_head(const uint8_t **p, const uint8_t *end, unsigned *major, uint64_t *v)
 {
-    if (*p >= end)
-        return false;
+    if (*p >= end) return false;
     uint8_t ib = *(*p)++;
     unsigned ai = ib & 31u;
     *major = ib >> 5;
@@ -526,11 +482,9 @@ static bool cbor_get_head(const uint8_t **p, const uint8_t *end, unsigned *major
         *v = ai;
         return true;
     }
-    if (ai > 27)
-        return false;
+    if (ai > 27) return false;
     size_t n = (size_t)1 << (ai - 24);
-    if ((size_t)(end - *p) < n)
-        return false;
+    if ((size_t)(end - *p) < n) return false;
     uint64_t x = 0;
     for (size_t i = 0; i < n; i++)
         x = (x << 8) | *(*p)++;
@@ -557,27 +511,21 @@ int relais_wire_ack_parse_cbor(const uint8_t *buf, size_t len, struct relais_wir
     uint64_t npairs, v;
     bool have_seq = false, have_status = false;
     memset(out, 0, sizeof *out);
-    if (!cbor_get_head(&p, end, &major, &npairs) || major != 5 || npairs > 16)
-        return -1;
+    if (!cbor_get_head(&p, end, &major, &npairs) || major != 5 || npairs > 16) return -1;
     for (uint64_t i = 0; i < npairs; i++) {
         const char *k, *s;
         size_t kn, sn;
-        if (!cbor_get_text(&p, end, &k, &kn))
-            return -1;
+        if (!cbor_get_text(&p, end, &k, &kn)) return -1;
         if (kn == 6 && memcmp(k, "status", 6) == 0) {
-            if (!cbor_get_text(&p, end, &s, &sn))
-                return -1;
+            if (!cbor_get_text(&p, end, &s, &sn)) return -1;
             size_t j;
             for (j = 0; j < sizeof ack_names / sizeof ack_names[0]; j++)
-                if (strlen(ack_names[j]) == sn && memcmp(ack_names[j], s, sn) == 0)
-                    break;
-            if (j == sizeof ack_names / sizeof ack_names[0])
-                return -1;
+                if (strlen(ack_names[j]) == sn && memcmp(ack_names[j], s, sn) == 0) break;
+            if (j == sizeof ack_names / sizeof ack_names[0]) return -1;
             out->status = (enum relais_wire_ack_status)j;
             have_status = true;
         } else if (kn == 5 && memcmp(k, "error", 5) == 0) {
-            if (!cbor_get_text(&p, end, &s, &sn))
-                return -1;
+            if (!cbor_get_text(&p, end, &s, &sn)) return -1;
             size_t n = sn < RELAIS_WIRE_ACK_ERROR_MAX ? sn : RELAIS_WIRE_ACK_ERROR_MAX;
             memcpy(out->error, s, n);
             out->error[n] = '\0';
@@ -586,35 +534,28 @@ int relais_wire_ack_parse_cbor(const uint8_t *buf, size_t len, struct relais_wir
             bool number = (kn == 3 && memcmp(k, "seq", 3) == 0) ||
                           (kn == 7 && memcmp(k, "records", 7) == 0) ||
                           (kn == 7 && memcmp(k, "retry_s", 7) == 0);
-            if (!cbor_get_head(&p, end, &major, &v))
-                return -1;
+            if (!cbor_get_head(&p, end, &major, &v)) return -1;
             if (major == 3 && !number) { /* an unknown text member: skip it */
                 p = save;
-                if (!cbor_get_text(&p, end, &s, &sn))
-                    return -1;
+                if (!cbor_get_text(&p, end, &s, &sn)) return -1;
                 continue;
             }
             if (major == 1 && !number) /* an unknown negative integer member */
                 continue;
-            if (major != 0)
-                return -1;
+            if (major != 0) return -1;
             if (kn == 3 && memcmp(k, "seq", 3) == 0) {
-                if (v > RELAIS_WIRE_SEQ_MAX)
-                    return -1;
+                if (v > RELAIS_WIRE_SEQ_MAX) return -1;
                 out->seq = v;
                 have_seq = true;
             } else if (kn == 7 && memcmp(k, "records", 7) == 0) {
-                if (v > UINT32_MAX)
-                    return -1;
+                if (v > UINT32_MAX) return -1;
                 out->records = (uint32_t)v;
             } else if (kn == 7 && memcmp(k, "retry_s", 7) == 0) {
-                if (v > UINT32_MAX)
-                    return -1;
+                if (v > UINT32_MAX) return -1;
                 out->retry_s = (uint32_t)v;
             }
         }
     }
-    if (p != end || !have_seq || !have_status)
-        return -1;
+    if (p != end || !have_seq || !have_status) return -1;
     return 0;
 }

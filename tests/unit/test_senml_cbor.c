@@ -1029,7 +1029,8 @@ static void test_value_fields(void **state)
     /* records without any SenML field are refused, not dropped */
     REJECT_REC("[{}]", RELAIS_REJECT_NOT_SENML, "without any SenML field", 0);
     REJECT_REC("[{_ }]", RELAIS_REJECT_NOT_SENML, "without any SenML field", 0);
-    REJECT_REC("[{n: 'x', v: 1}, {'foo': 1}]", RELAIS_REJECT_NOT_SENML, "without any SenML field", 1);
+    REJECT_REC("[{n: 'x', v: 1}, {'foo': 1}]", RELAIS_REJECT_NOT_SENML, "without any SenML field",
+               1);
     REJECT_REC("[{9: 1}]", RELAIS_REJECT_NOT_SENML, "without any SenML field", 0);
     /* types of the fields */
     REJECT_REC("[{n: 'x', v: '1'}]", RELAIS_REJECT_NOT_SENML, "'v' must be a number", 0);
@@ -1328,7 +1329,8 @@ static void test_nul_in_text(void **state)
     /* bytes may hold NUL */
     assert_int_equal(ONE("[{n: 'x', vd: h'000000'}]")->len, 3);
     /* a NUL in an ignored text field is refused, as in JSON */
-    REJECT_REC("[{n: 'x', v: 1, 'note': 'a\\u0000b'}]", RELAIS_REJECT_NOT_SENML, "'note' contains a NUL", 0);
+    REJECT_REC("[{n: 'x', v: 1, 'note': 'a\\u0000b'}]", RELAIS_REJECT_NOT_SENML,
+               "'note' contains a NUL", 0);
 }
 
 static void test_malformed_cbor(void **state)

@@ -88,15 +88,13 @@ static size_t make_pack(uint64_t seq, uint8_t *buf, size_t cap)
     static const char *const unit[] = {"Cel", "%", "beat/min"};
     static const double base[] = {36.5, 97.0, 70.0};
     unsigned records = g.records;
-    if (g.size)
-        records = g.size / 40 + 1;
+    if (g.size) records = g.size / 40 + 1;
     if (g.cbor) {
         /* SenML CBOR by hand: [ {bn, bt, n, u, v, t}, {n, u, v, t} ... ] */
         uint8_t *p = buf;
         char bn[64];
         int bl = snprintf(bn, sizeof bn, "urn:dev:relais:%s:", g.device);
-        if (cap < (size_t)records * 40 + 64)
-            return 0;
+        if (cap < (size_t)records * 40 + 64) return 0;
         *p++ = records < 24 ? (uint8_t)(0x80 | records) : 0x99;
         if (records >= 24) {
             *p++ = (uint8_t)(records >> 8);
@@ -139,8 +137,7 @@ static size_t make_pack(uint64_t seq, uint8_t *buf, size_t cap)
                 *p++ = (uint8_t)(u >> (8 * i));
             *p++ = 0x06; /* t */
             *p++ = r < 24 ? (uint8_t)r : 0x18;
-            if (r >= 24)
-                *p++ = (uint8_t)r;
+            if (r >= 24) *p++ = (uint8_t)r;
         }
         return (size_t)(p - buf);
     }
@@ -149,9 +146,8 @@ static size_t make_pack(uint64_t seq, uint8_t *buf, size_t cap)
     for (unsigned r = 0; r < records && off + 64 < cap; r++) {
         unsigned m = r % 3;
         off += (size_t)snprintf((char *)buf + off, cap - off,
-                                "%s\"n\":\"%s\",\"u\":\"%s\",\"v\":%.1f,\"t\":%u}",
-                                r ? ",{" : ",", metric[m], unit[m],
-                                base[m] + (double)((seq + r) % 10) / 10.0, r);
+                                "%s\"n\":\"%s\",\"u\":\"%s\",\"v\":%.1f,\"t\":%u}", r ? ",{" : ",",
+                                metric[m], unit[m], base[m] + (double)((seq + r) % 10) / 10.0, r);
     }
     off += (size_t)snprintf((char *)buf + off, cap - off, "]");
     return off;
@@ -210,13 +206,11 @@ static void renew_session(void)
 static void send_slot(struct slot *sl)
 {
     static uint8_t body[120000];
-    if (!g.session && !(g.session = new_session()))
-        return;
+    if (!g.session && !(g.session = new_session())) return;
     coap_pdu_code_t method =
         g.method && strcmp(g.method, "put") == 0 ? COAP_REQUEST_CODE_PUT : COAP_REQUEST_CODE_POST;
     coap_pdu_t *pdu = coap_new_pdu(COAP_MESSAGE_CON, method, g.session);
-    if (!pdu)
-        return;
+    if (!pdu) return;
     /* our own tokens: a late answer on an old session must never match a
      * request of a new one (libcoap's per-session tokens can repeat) */
     uint64_t t = ++g.next_token;
@@ -237,10 +231,10 @@ static void send_slot(struct slot *sl)
         coap_add_option(pdu, COAP_OPTION_URI_PATH, strlen(seqs), (const uint8_t *)seqs);
     }
     uint8_t cf[2];
-    coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT,
-                    coap_encode_var_safe(cf, sizeof cf,
-                                         g.cbor ? RELAIS_CF_SENML_CBOR : RELAIS_CF_SENML_JSON),
-                    cf);
+    coap_add_option(
+        pdu, COAP_OPTION_CONTENT_FORMAT,
+        coap_encode_var_safe(cf, sizeof cf, g.cbor ? RELAIS_CF_SENML_CBOR : RELAIS_CF_SENML_JSON),
+        cf);
     size_t len = make_pack(sl->seq, body, sizeof body);
     coap_add_data_large_request(g.session, pdu, len, body, NULL, NULL);
     sl->sent_ms = now_ms();
@@ -252,10 +246,8 @@ static void fill(void)
 {
     for (unsigned i = 0; i < g.inflight; i++) {
         struct slot *sl = &g.slots[i];
-        if (sl->used)
-            continue;
-        if (stop_publishing || (g.count && g.next_seq >= g.start_seq + g.count))
-            return;
+        if (sl->used) continue;
+        if (stop_publishing || (g.count && g.next_seq >= g.start_seq + g.count)) return;
         memset(sl, 0, sizeof *sl);
         sl->used = true;
         sl->seq = g.next_seq++;
@@ -270,16 +262,13 @@ static void check_timeouts(void)
     bool stale = false;
     for (unsigned i = 0; i < g.inflight; i++) {
         struct slot *sl = &g.slots[i];
-        if (sl->used && !sl->retry_at_ms && now - sl->sent_ms > (int64_t)g.timeout_ms)
-            stale = true;
+        if (sl->used && !sl->retry_at_ms && now - sl->sent_ms > (int64_t)g.timeout_ms) stale = true;
     }
     /* silence for a whole timeout: the session is dead (a restarted server) */
-    if (stale && now - g.last_answer_ms > (int64_t)g.timeout_ms)
-        renew_session();
+    if (stale && now - g.last_answer_ms > (int64_t)g.timeout_ms) renew_session();
     for (unsigned i = 0; i < g.inflight; i++) {
         struct slot *sl = &g.slots[i];
-        if (!sl->used)
-            continue;
+        if (!sl->used) continue;
         if (sl->retry_at_ms ? now >= sl->retry_at_ms : now - sl->sent_ms > (int64_t)g.timeout_ms) {
             sl->retry_at_ms = 0;
             g.resent++;
@@ -316,8 +305,7 @@ static coap_response_t on_response(coap_session_t *s, const coap_pdu_t *sent,
     (void)mid;
     g.last_answer_ms = now_ms();
     struct slot *sl = slot_of(s, recv);
-    if (!sl)
-        return COAP_RESPONSE_OK;
+    if (!sl) return COAP_RESPONSE_OK;
     unsigned code = coap_pdu_get_code(recv);
     size_t len = 0, off = 0, total = 0;
     const uint8_t *data = NULL;
@@ -364,8 +352,7 @@ static void on_nack(coap_session_t *s, const coap_pdu_t *sent, const coap_nack_r
     (void)mid;
     (void)reason;
     struct slot *sl = sent ? slot_of(s, sent) : NULL;
-    if (sl)
-        sl->sent_ms -= g.timeout_ms; /* resend at the next look */
+    if (sl) sl->sent_ms -= g.timeout_ms; /* resend at the next look */
 }
 
 /* ---- main ---- */
@@ -393,12 +380,23 @@ int main(int argc, char **argv)
         return 2;
     }
     static const struct option lo[] = {
-        {"host", 1, 0, 'H'},    {"port", 1, 0, 'p'},       {"device", 1, 0, 'd'},
-        {"psk", 1, 0, 'k'},     {"plain", 0, 0, 'P'},      {"count", 1, 0, 'n'},
-        {"inflight", 1, 0, 'i'}, {"records", 1, 0, 'r'},   {"format", 1, 0, 'f'},
-        {"start-seq", 1, 0, 's'}, {"timeout-ms", 1, 0, 't'}, {"size", 1, 0, 'S'},
-        {"path-device", 1, 0, 'D'}, {"acked-file", 1, 0, 'o'}, {"path", 1, 0, 'x'},
-        {"method", 1, 0, 'm'},  {0, 0, 0, 0},
+        {"host", 1, 0, 'H'},
+        {"port", 1, 0, 'p'},
+        {"device", 1, 0, 'd'},
+        {"psk", 1, 0, 'k'},
+        {"plain", 0, 0, 'P'},
+        {"count", 1, 0, 'n'},
+        {"inflight", 1, 0, 'i'},
+        {"records", 1, 0, 'r'},
+        {"format", 1, 0, 'f'},
+        {"start-seq", 1, 0, 's'},
+        {"timeout-ms", 1, 0, 't'},
+        {"size", 1, 0, 'S'},
+        {"path-device", 1, 0, 'D'},
+        {"acked-file", 1, 0, 'o'},
+        {"path", 1, 0, 'x'},
+        {"method", 1, 0, 'm'},
+        {0, 0, 0, 0},
     };
     int c;
     optind = 2;
@@ -462,11 +460,9 @@ int main(int argc, char **argv)
             fill();
             while (g.slots[0].used && !stop_now) {
                 coap_io_process(g.ctx, 10);
-                if (now_ms() - g.slots[0].sent_ms > (int64_t)g.timeout_ms)
-                    break;
+                if (now_ms() - g.slots[0].sent_ms > (int64_t)g.timeout_ms) break;
             }
-            if (g.slots[0].used)
-                g.slots[0].used = false; /* no answer: counted as not answered */
+            if (g.slots[0].used) g.slots[0].used = false; /* no answer: counted as not answered */
         }
     } else {
         int64_t last_check = t0;
@@ -482,8 +478,7 @@ int main(int argc, char **argv)
             bool idle = true;
             for (unsigned i = 0; i < g.inflight; i++)
                 idle &= !g.slots[i].used;
-            if (all_sent && idle)
-                break;
+            if (all_sent && idle) break;
         }
     }
     double secs = (double)(now_ms() - t0) / 1000.0;
@@ -495,10 +490,8 @@ int main(int argc, char **argv)
            (unsigned long long)g.busy, (unsigned long long)g.other, (unsigned long long)g.resent,
            (unsigned long long)g.sessions, secs, secs > 0 ? (double)g.answered / secs : 0.0);
     fflush(stdout);
-    if (g.acked && fclose(g.acked) != 0)
-        return 1;
-    if (g.session)
-        coap_session_release(g.session);
+    if (g.acked && fclose(g.acked) != 0) return 1;
+    if (g.session) coap_session_release(g.session);
     for (size_t i = 0; i < n_old; i++)
         coap_session_release(old_sessions[i]);
     coap_free_context(g.ctx);

@@ -93,9 +93,9 @@ static size_t pack_json(const struct gen *g, uint64_t seq, char *buf, size_t cap
                             g->device, 1790000000ULL + seq);
     for (unsigned r = 0; r < g->records && off < cap; r++) {
         unsigned m = r % 3;
-        off += (size_t)snprintf(buf + off, cap - off, "%s\"n\":\"%s\",\"u\":\"%s\",\"v\":%.1f,\"t\":%u}",
-                                r ? ",{" : ",", metric[m], unit[m],
-                                base[m] + (double)((seq + r) % 10) / 10.0, r);
+        off += (size_t)snprintf(buf + off, cap - off,
+                                "%s\"n\":\"%s\",\"u\":\"%s\",\"v\":%.1f,\"t\":%u}", r ? ",{" : ",",
+                                metric[m], unit[m], base[m] + (double)((seq + r) % 10) / 10.0, r);
     }
     off += (size_t)snprintf(buf + off, cap - off, "]");
     return off < cap ? off : cap;
@@ -152,8 +152,7 @@ static size_t pack_cbor(const struct gen *g, uint64_t seq, uint8_t *buf, size_t 
     static const double base[] = {36.5, 97.0, 70.0};
     uint8_t *p = buf;
     char bn[64];
-    if (cap < 64 + (size_t)g->records * 48)
-        return 0;
+    if (cap < 64 + (size_t)g->records * 48) return 0;
     snprintf(bn, sizeof bn, "urn:dev:relais:%s:", g->device);
     cbor_head(&p, 4, g->records);
     for (unsigned r = 0; r < g->records; r++) {
@@ -196,14 +195,11 @@ static void publish_slot(struct gen *g, struct slot *s)
 
 static void fill_window(struct gen *g)
 {
-    if (!g->connected)
-        return;
+    if (!g->connected) return;
     for (unsigned i = 0; i < g->inflight; i++) {
         struct slot *s = &g->slots[i];
-        if (s->used)
-            continue;
-        if (stop_publishing || (g->count && g->next_seq >= g->start_seq + g->count))
-            return;
+        if (s->used) continue;
+        if (stop_publishing || (g->count && g->next_seq >= g->start_seq + g->count)) return;
         s->used = true;
         s->seq = g->next_seq++;
         g->outstanding++;
@@ -226,8 +222,7 @@ static void resend_late(struct gen *g)
 
 static void done(struct gen *g, struct slot *s, const char *status)
 {
-    if (g->acked_out)
-        fprintf(g->acked_out, "%llu %s\n", (unsigned long long)s->seq, status);
+    if (g->acked_out) fprintf(g->acked_out, "%llu %s\n", (unsigned long long)s->seq, status);
     s->used = false;
     g->outstanding--;
     g->acked++;
@@ -236,8 +231,7 @@ static void done(struct gen *g, struct slot *s, const char *status)
 static struct slot *find_seq(struct gen *g, uint64_t seq)
 {
     for (unsigned i = 0; i < g->inflight; i++)
-        if (g->slots[i].used && g->slots[i].seq == seq)
-            return &g->slots[i];
+        if (g->slots[i].used && g->slots[i].seq == seq) return &g->slots[i];
     return NULL;
 }
 
@@ -249,8 +243,7 @@ static void on_publish(struct mosquitto *m, void *ud, int mid)
         struct slot *s = &g->slots[i];
         if (s->used && s->mid == mid) {
             s->published = true;
-            if (g->ack_puback)
-                done(g, s, "puback");
+            if (g->ack_puback) done(g, s, "puback");
             return;
         }
     }
@@ -262,14 +255,14 @@ static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_mes
     (void)m;
     g->received++;
     g->last_rx_ms = now_ms();
-    if (!g->first_rx_ms)
-        g->first_rx_ms = g->last_rx_ms;
+    if (!g->first_rx_ms) g->first_rx_ms = g->last_rx_ms;
     if (g->sink) {
         if (g->echo_ack) {
             char device[RELAIS_WIRE_ID_MAX + 1], topic[RELAIS_WIRE_TOPIC_MAX], body[128];
             uint64_t seq;
             if (relais_wire_topic_up_parse(msg->topic, strlen(msg->topic), device, &seq) == 0) {
-                struct relais_wire_ack ack = {.seq = seq, .status = RELAIS_WIRE_ACK_STORED, .records = 1};
+                struct relais_wire_ack ack = {
+                    .seq = seq, .status = RELAIS_WIRE_ACK_STORED, .records = 1};
                 int n = relais_wire_ack_format(body, sizeof body, &ack);
                 relais_wire_topic_ack(topic, sizeof topic, device, seq);
                 mosquitto_publish(g->mosq, NULL, topic, n, body, 1, false);
@@ -283,11 +276,16 @@ static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_mes
         return;
     }
     struct slot *s = find_seq(g, ack.seq);
-    if (!s)
-        return; /* an ack for a pack already done (a resend's second ack) */
+    if (!s) return; /* an ack for a pack already done (a resend's second ack) */
     switch (ack.status) {
-    case RELAIS_WIRE_ACK_STORED: g->stored++; done(g, s, "stored"); break;
-    case RELAIS_WIRE_ACK_DUPLICATE: g->duplicate++; done(g, s, "duplicate"); break;
+    case RELAIS_WIRE_ACK_STORED:
+        g->stored++;
+        done(g, s, "stored");
+        break;
+    case RELAIS_WIRE_ACK_DUPLICATE:
+        g->duplicate++;
+        done(g, s, "duplicate");
+        break;
     case RELAIS_WIRE_ACK_REJECTED:
         g->rejected++;
         fprintf(stderr, "loadgen: seq %llu rejected: %s\n", (unsigned long long)ack.seq, ack.error);
@@ -330,8 +328,7 @@ static int read_password(struct gen *g, const char *path)
     FILE *f = fopen(path, "r");
     if (!f || !fgets(g->password, sizeof g->password, f)) {
         fprintf(stderr, "loadgen: cannot read %s\n", path);
-        if (f)
-            fclose(f);
+        if (f) fclose(f);
         return -1;
     }
     fclose(f);
@@ -346,8 +343,12 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-    struct gen g = {.host = "127.0.0.1", .port = 1883, .inflight = 100, .resend_ms = 2000,
-                    .records = 3, .start_seq = 1};
+    struct gen g = {.host = "127.0.0.1",
+                    .port = 1883,
+                    .inflight = 100,
+                    .resend_ms = 2000,
+                    .records = 3,
+                    .start_seq = 1};
     if (argc < 2) {
         usage();
         return 2;
@@ -358,12 +359,14 @@ int main(int argc, char **argv)
         return 2;
     }
     static const struct option lo[] = {
-        {"host", 1, 0, 'H'},      {"port", 1, 0, 'p'},      {"device", 1, 0, 'd'},
-        {"user", 1, 0, 'u'},      {"password-file", 1, 0, 'P'}, {"count", 1, 0, 'n'},
-        {"inflight", 1, 0, 'k'},  {"ack", 1, 0, 'a'},       {"resend-ms", 1, 0, 'r'},
-        {"records", 1, 0, 'R'},   {"format", 1, 0, 'f'},    {"start-seq", 1, 0, 's'},
-        {"acked-file", 1, 0, 'o'}, {"topic", 1, 0, 't'},     {"echo-ack", 0, 0, 'e'},
-        {0, 0, 0, 0},
+        {"host", 1, 0, 'H'},          {"port", 1, 0, 'p'},
+        {"device", 1, 0, 'd'},        {"user", 1, 0, 'u'},
+        {"password-file", 1, 0, 'P'}, {"count", 1, 0, 'n'},
+        {"inflight", 1, 0, 'k'},      {"ack", 1, 0, 'a'},
+        {"resend-ms", 1, 0, 'r'},     {"records", 1, 0, 'R'},
+        {"format", 1, 0, 'f'},        {"start-seq", 1, 0, 's'},
+        {"acked-file", 1, 0, 'o'},    {"topic", 1, 0, 't'},
+        {"echo-ack", 0, 0, 'e'},      {0, 0, 0, 0},
     };
     int c;
     optind = 2;
@@ -374,8 +377,7 @@ int main(int argc, char **argv)
         case 'd': g.device = optarg; break;
         case 'u': g.user = optarg; break;
         case 'P':
-            if (read_password(&g, optarg))
-                return 1;
+            if (read_password(&g, optarg)) return 1;
             break;
         case 'n': g.count = strtoull(optarg, NULL, 10); break;
         case 'k': g.inflight = (unsigned)strtoul(optarg, NULL, 10); break;
@@ -395,8 +397,7 @@ int main(int argc, char **argv)
         usage();
         return 2;
     }
-    if (!g.user)
-        g.user = g.device;
+    if (!g.user) g.user = g.device;
     g.next_seq = g.start_seq;
     g.slots = calloc(g.inflight, sizeof *g.slots);
     if (g.acked_file && !(g.acked_out = fopen(g.acked_file, "w"))) {
@@ -427,8 +428,7 @@ int main(int argc, char **argv)
     g.t0 = now_ms();
     int64_t last_resend_check = g.t0;
     while (!stop_now) {
-        if (!g.sink)
-            fill_window(&g);
+        if (!g.sink) fill_window(&g);
         int rc = mosquitto_loop(g.mosq, 10, 1);
         if (rc != MOSQ_ERR_SUCCESS) {
             g.connected = false;
@@ -437,8 +437,7 @@ int main(int argc, char **argv)
             mosquitto_reconnect(g.mosq);
         }
         if (g.sink) {
-            if (g.count && g.received >= g.count)
-                break;
+            if (g.count && g.received >= g.count) break;
             continue;
         }
         int64_t now = now_ms();
@@ -447,13 +446,13 @@ int main(int argc, char **argv)
             last_resend_check = now;
         }
         bool all_sent = stop_publishing || (g.count && g.next_seq >= g.start_seq + g.count);
-        if (all_sent && g.outstanding == 0)
-            break;
+        if (all_sent && g.outstanding == 0) break;
     }
     g.t_end = now_ms();
     double secs = (double)(g.t_end - g.t0) / 1000.0;
     if (g.sink) {
-        /* from the first message to the last: idle time before the publisher starts is not counted */
+        /* from the first message to the last: idle time before the publisher starts is not counted
+         */
         double active = (double)(g.last_rx_ms - g.first_rx_ms) / 1000.0;
         printf("mode=sink received=%llu elapsed_s=%.3f rate=%.0f\n", (unsigned long long)g.received,
                active, active > 0 ? (double)(g.received - 1) / active : 0.0);
@@ -465,8 +464,7 @@ int main(int argc, char **argv)
                (unsigned long long)g.duplicate, (unsigned long long)g.rejected,
                (unsigned long long)g.busy, (unsigned long long)g.resent, g.outstanding, secs,
                secs > 0 ? (double)g.acked / secs : 0.0);
-    if (g.acked_out && fclose(g.acked_out) != 0)
-        return 1;
+    if (g.acked_out && fclose(g.acked_out) != 0) return 1;
     mosquitto_disconnect(g.mosq);
     mosquitto_loop(g.mosq, 100, 1);
     mosquitto_destroy(g.mosq);

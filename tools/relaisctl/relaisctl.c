@@ -32,13 +32,15 @@ struct cli_option {
 };
 
 static const struct cli_option cli_options[] = {
-    {"config", 'c', "FILE", "relaisd's configuration (default $RELAIS_CONFIG or " DEFAULT_CONFIG ")"},
+    {"config", 'c', "FILE",
+     "relaisd's configuration (default $RELAIS_CONFIG or " DEFAULT_CONFIG ")"},
     {"socket", 's', "PATH", "control socket (default: from the configuration)"},
     {"db", 'd', "PATH", "store database (default: {data_dir}/relais.db)"},
     {"device", 'D', "ID", "only this device"},
     {"metric", 'm', "NAME", "only this metric (readings)"},
     {"flagged", 'f', NULL, "only packs flagged for a reused seq (packs)"},
-    {"kind", 'k', "KIND", "device kind: pillbox, vitals, tablet, thermometer, oximeter, bp-cuff, scale (device add)"},
+    {"kind", 'k', "KIND",
+     "device kind: pillbox, vitals, tablet, thermometer, oximeter, bp-cuff, scale (device add)"},
     {"patient", 'p', "PSEUDONYM", "the patient the device is bound to (device add)"},
     {"by", 'b', "WHO", "the professional who acknowledges or resolves (ack, resolve)"},
     {"all", 'a', NULL, "every alert, closed ones too (alerts)"},
@@ -66,12 +68,12 @@ static const struct {
     {"adherence PATIENT", "ABC adherence per cycle, drug holidays and the chronology"},
     {"delays", "delay of care: raise to acknowledgement and to resolution, per patient and team"},
     {"careplan", "the active care plan"},
-    {"careplan apply FILE", "offer a care plan (validated whole; refused with its first bad field)"},
+    {"careplan apply FILE",
+     "offer a care plan (validated whole; refused with its first bad field)"},
     {"commands", "commands sent to the devices (reminders, call 15, time), newest last"},
     {"clock", "the rules' clock; with --test-clock: clock advance|jump MS, clock sync on|off"},
     {NULL, NULL},
 };
-
 
 static void usage(FILE *out)
 {
@@ -94,8 +96,7 @@ void iso_time(double t, char *buf, size_t cap)
     struct tm tm;
     gmtime_r(&s, &tm);
     unsigned ms = (unsigned)((t - (double)s) * 1000.0 + 0.5);
-    if (ms > 999)
-        ms = 999;
+    if (ms > 999) ms = 999;
     if (snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900, tm.tm_mon + 1,
                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms) >= (int)cap)
         buf[cap - 1] = '\0';
@@ -112,8 +113,7 @@ static int resolve_paths(const struct opts *o, char *sock, char *db, size_t cap)
         return EXIT_OK;
     }
     const char *path = o->config ? o->config : getenv("RELAIS_CONFIG");
-    if (!path)
-        path = DEFAULT_CONFIG;
+    if (!path) path = DEFAULT_CONFIG;
     struct relais_config cfg;
     struct relais_config_error err;
     if (relais_config_load(&cfg, path, &err) != RELAIS_OK) {
@@ -186,7 +186,8 @@ static int cmd_status(const struct opts *o, const char *sock)
     json_t *coap = json_object_get(st, "coap");
     if (json_is_object(coap)) {
         json_t *ans = json_object_get(coap, "answered");
-        printf("coap          %lld requests: 2.04 %lld, 4.00 %lld, 4.01 %lld, 4.03 %lld, other 4.xx %lld, "
+        printf("coap          %lld requests: 2.04 %lld, 4.00 %lld, 4.01 %lld, 4.03 %lld, other "
+               "4.xx %lld, "
                "5.03 %lld; %lld DTLS sessions, %lld handshakes refused, %lld rate-limited\n",
                (long long)jint(coap, "requests"), (long long)jint(ans, "2.04"),
                (long long)jint(ans, "4.00"), (long long)jint(ans, "4.01"),
@@ -240,7 +241,7 @@ static int cmd_status(const struct opts *o, const char *sock)
                (long long)jint(rules, "reminders"), (long long)jint(rules, "commands_sent"),
                json_is_true(json_object_get(rules, "test_clock")) ? "; TEST CLOCK" : "",
                json_is_true(json_object_get(rules, "clock_unsynced")) ? "; CLOCK NOT SYNCHRONISED"
-                                                                       : "");
+                                                                      : "");
     }
     printf("store         %s, %.1f MiB of %.0f MiB%s\n",
            json_string_value(json_object_get(store, "path")),
@@ -269,8 +270,12 @@ static int print_reading(const struct relais_stored_reading *r, void *ud)
     iso_time(r->time, t, sizeof t);
     switch (r->kind) {
     case RELAIS_READING_NUMBER: snprintf(value, sizeof value, "%.10g", r->value); break;
-    case RELAIS_READING_STRING: snprintf(value, sizeof value, "\"%s\"", r->str ? r->str : ""); break;
-    case RELAIS_READING_BOOL: snprintf(value, sizeof value, "%s", r->boolean ? "true" : "false"); break;
+    case RELAIS_READING_STRING:
+        snprintf(value, sizeof value, "\"%s\"", r->str ? r->str : "");
+        break;
+    case RELAIS_READING_BOOL:
+        snprintf(value, sizeof value, "%s", r->boolean ? "true" : "false");
+        break;
     case RELAIS_READING_DATA: snprintf(value, sizeof value, "(%zu bytes)", r->len); break;
     default: snprintf(value, sizeof value, "-"); break;
     }
@@ -280,13 +285,12 @@ static int print_reading(const struct relais_stored_reading *r, void *ud)
     }
     const char *src = (unsigned)r->time_source < 3 ? src_names[r->time_source] : "?";
     if (w->rows) {
-        json_t *row = json_pack("{s:s, s:I, s:i, s:s, s:s, s:s, s:s, s:f, s:s, s:I}", "device",
-                                r->device, "seq", (json_int_t)r->seq, "idx", r->idx, "metric",
-                                r->metric, "value", value, "unit", r->unit ? r->unit : "", "time",
-                                t, "t", r->time, "time_source", src, "received_ms",
-                                (json_int_t)r->received_ms);
-        if (r->kind == RELAIS_READING_NUMBER)
-            json_object_set_new(row, "v", json_real(r->value));
+        json_t *row =
+            json_pack("{s:s, s:I, s:i, s:s, s:s, s:s, s:s, s:f, s:s, s:I}", "device", r->device,
+                      "seq", (json_int_t)r->seq, "idx", r->idx, "metric", r->metric, "value", value,
+                      "unit", r->unit ? r->unit : "", "time", t, "t", r->time, "time_source", src,
+                      "received_ms", (json_int_t)r->received_ms);
+        if (r->kind == RELAIS_READING_NUMBER) json_object_set_new(row, "v", json_real(r->value));
         json_array_append_new(w->rows, row);
     } else {
         if (w->n++ == 0)
@@ -308,21 +312,19 @@ static int print_pack(const struct relais_stored_pack *p, void *ud)
         snprintf(hash + 2 * i, 3, "%02x", p->hash ? p->hash[i] : 0);
     const char *fmt = p->format == RELAIS_SENML_CBOR ? "cbor" : "json";
     if (w->rows) {
-        json_array_append_new(w->rows,
-                              json_pack("{s:I, s:s, s:I, s:s, s:s, s:s, s:i, s:b, s:s}", "id",
-                                        (json_int_t)p->id, "device", p->device, "seq",
-                                        (json_int_t)p->seq, "format", fmt, "transport",
-                                        relais_transport_name(p->transport), "received", t,
-                                        "records", p->records, "seq_reused",
-                                        (p->flags & RELAIS_PACK_FLAG_SEQ_REUSED) != 0, "sha256",
-                                        hash));
+        json_array_append_new(
+            w->rows,
+            json_pack("{s:I, s:s, s:I, s:s, s:s, s:s, s:i, s:b, s:s}", "id", (json_int_t)p->id,
+                      "device", p->device, "seq", (json_int_t)p->seq, "format", fmt, "transport",
+                      relais_transport_name(p->transport), "received", t, "records", p->records,
+                      "seq_reused", (p->flags & RELAIS_PACK_FLAG_SEQ_REUSED) != 0, "sha256", hash));
     } else {
         if (w->n++ == 0)
             printf("%-8s %-24s %-16s %8s %-4s %-4s %7s %-16s %s\n", "id", "received", "device",
                    "seq", "fmt", "via", "records", "sha256", "flags");
-        printf("%-8lld %-24s %-16s %8llu %-4s %-4s %7d %-16s %s\n", (long long)p->id, t,
-               p->device, (unsigned long long)p->seq, fmt, relais_transport_name(p->transport),
-               p->records, hash, p->flags & RELAIS_PACK_FLAG_SEQ_REUSED ? "seq-reused" : "-");
+        printf("%-8lld %-24s %-16s %8llu %-4s %-4s %7d %-16s %s\n", (long long)p->id, t, p->device,
+               (unsigned long long)p->seq, fmt, relais_transport_name(p->transport), p->records,
+               hash, p->flags & RELAIS_PACK_FLAG_SEQ_REUSED ? "seq-reused" : "-");
     }
     return 0;
 }
@@ -332,15 +334,13 @@ static int print_reject(const struct relais_stored_reject *r, void *ud)
     struct walk *w = ud;
     char t[40], seq[24] = "-";
     iso_time((double)r->at_ms / 1000.0, t, sizeof t);
-    if (r->has_seq)
-        snprintf(seq, sizeof seq, "%llu", (unsigned long long)r->seq);
+    if (r->has_seq) snprintf(seq, sizeof seq, "%llu", (unsigned long long)r->seq);
     if (w->rows) {
-        json_array_append_new(w->rows, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "id",
-                                                 (json_int_t)r->id, "at", t, "transport",
-                                                 relais_transport_name(r->transport), "device",
-                                                 r->device ? r->device : "", "seq", seq, "reason",
-                                                 r->reason, "detail", r->detail, "bytes",
-                                                 (json_int_t)r->len));
+        json_array_append_new(
+            w->rows, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "id", (json_int_t)r->id,
+                               "at", t, "transport", relais_transport_name(r->transport), "device",
+                               r->device ? r->device : "", "seq", seq, "reason", r->reason,
+                               "detail", r->detail, "bytes", (json_int_t)r->len));
     } else {
         if (w->n++ == 0)
             printf("%-24s %-4s %-16s %8s %-18s %s\n", "at", "via", "device", "seq", "reason",
@@ -393,8 +393,7 @@ int ask(const char *sock, const char *request, json_t **answer)
     char *text = NULL;
     *answer = NULL;
     int rc = relais_control_request(sock, request, &text, 10000);
-    if (rc != RELAIS_OK)
-        return rc;
+    if (rc != RELAIS_OK) return rc;
     json_error_t jerr;
     *answer = json_loads(text, JSON_DECODE_ANY, &jerr);
     relais_zeroize(text, strlen(text));
@@ -472,8 +471,7 @@ static int cmd_device_add(const struct opts *o, const char *sock, const char *db
     /* relaisd is not running: write the registry ourselves */
     struct relais_store *st;
     struct relais_registry *reg;
-    if ((rc = open_rw(db, &st, &reg)))
-        return rc;
+    if ((rc = open_rw(db, &st, &reg))) return rc;
     struct relais_device dev;
     rc = relais_registry_add(reg, id, o->kind, patient, wall_ms(), &dev);
     if (rc == RELAIS_OK) {
@@ -494,8 +492,7 @@ static int cmd_device_add(const struct opts *o, const char *sock, const char *db
     return rc ? EXIT_ERROR : EXIT_OK;
 }
 
-static int cmd_device_remove(const struct opts *o, const char *sock, const char *db,
-                             const char *id)
+static int cmd_device_remove(const struct opts *o, const char *sock, const char *db, const char *id)
 {
     char request[128];
     (void)o;
@@ -517,8 +514,7 @@ static int cmd_device_remove(const struct opts *o, const char *sock, const char 
     }
     struct relais_store *st;
     struct relais_registry *reg;
-    if ((rc = open_rw(db, &st, &reg)))
-        return rc;
+    if ((rc = open_rw(db, &st, &reg))) return rc;
     rc = relais_registry_remove(reg, id, wall_ms());
     if (rc)
         fprintf(stderr, "relaisctl: device remove %s: %s\n", id,
@@ -597,8 +593,7 @@ int main(int argc, char **argv)
         longopts[i].flag = NULL;
         longopts[i].val = cli_options[i].shrt;
         shortopts[s++] = (char)cli_options[i].shrt;
-        if (cli_options[i].arg)
-            shortopts[s++] = ':';
+        if (cli_options[i].arg) shortopts[s++] = ':';
     }
     memset(&longopts[i], 0, sizeof longopts[i]);
     shortopts[s] = '\0';
@@ -651,17 +646,12 @@ int main(int argc, char **argv)
     }
     char sock[4096], db[4096];
     int rc = resolve_paths(&o, sock, db, sizeof sock);
-    if (rc)
-        return rc;
-    if (care)
-        return care_command(&o, sock, db, cmd, nargs - 1, argv + optind + 1);
-    if (strcmp(cmd, "status") == 0)
-        return cmd_status(&o, sock);
-    if (strcmp(cmd, "devices") == 0)
-        return cmd_devices(&o, sock, db);
+    if (rc) return rc;
+    if (care) return care_command(&o, sock, db, cmd, nargs - 1, argv + optind + 1);
+    if (strcmp(cmd, "status") == 0) return cmd_status(&o, sock);
+    if (strcmp(cmd, "devices") == 0) return cmd_devices(&o, sock, db);
     if (is_device && strcmp(argv[optind + 1], "add") == 0)
         return cmd_device_add(&o, sock, db, argv[optind + 2]);
-    if (is_device)
-        return cmd_device_remove(&o, sock, db, argv[optind + 2]);
+    if (is_device) return cmd_device_remove(&o, sock, db, argv[optind + 2]);
     return cmd_walk(&o, db, cmd);
 }

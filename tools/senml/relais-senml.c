@@ -25,8 +25,7 @@ static uint8_t *read_all(FILE *in, size_t *len)
     while (buf) {
         size_t r = fread(buf + n, 1, cap - n, in);
         n += r;
-        if (r == 0)
-            break;
+        if (r == 0) break;
         if (n == cap) {
             uint8_t *nb = cap < (16u << 20) ? realloc(buf, cap * 2) : NULL;
             if (!nb) {
@@ -69,8 +68,7 @@ static unsigned char *room(struct out *o, size_t need)
 #define EMIT(o, call)                                                                              \
     do {                                                                                           \
         unsigned char *at_ = room((o), 16);                                                        \
-        if (at_)                                                                                   \
-            (o)->len += call;                                                                      \
+        if (at_) (o)->len += call;                                                                 \
     } while (0)
 
 static void emit_bytes(struct out *o, const void *p, size_t n)
@@ -98,12 +96,9 @@ static void emit_text(struct out *o, const char *s, size_t n)
 
 static int b64url(int c)
 {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
     return c == '-' ? 62 : c == '_' ? 63 : -1;
 }
 
@@ -128,8 +123,7 @@ static int emit_value(struct out *o, const char *key, json_t *v)
         int bits = 0;
         for (size_t i = 0; i < n && k < sizeof bytes; i++) {
             int d = b64url((unsigned char)s[i]);
-            if (d < 0)
-                return -1;
+            if (d < 0) return -1;
             acc = (acc << 6) | (unsigned)d;
             bits += 6;
             if (bits >= 8) {
@@ -182,8 +176,7 @@ static int cmd_cbor(void)
         {
             size_t k;
             for (k = 0; k < sizeof labels / sizeof labels[0]; k++)
-                if (strcmp(labels[k].name, key) == 0)
-                    break;
+                if (strcmp(labels[k].name, key) == 0) break;
             if (k < sizeof labels / sizeof labels[0])
                 emit_int(&o, labels[k].label);
             else
@@ -194,8 +187,7 @@ static int cmd_cbor(void)
             }
         }
     }
-    if (o.failed)
-        goto fail;
+    if (o.failed) goto fail;
     fwrite(o.p, 1, o.len, stdout);
     free(o.p);
     json_decref(root);
@@ -212,8 +204,7 @@ static int cmd_check(const char *device, int format)
 {
     size_t len;
     uint8_t *in = read_all(stdin, &len);
-    if (!in)
-        return 1;
+    if (!in) return 1;
     enum relais_senml_format f;
     if (format >= 0)
         f = (enum relais_senml_format)format;
@@ -287,10 +278,8 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (strcmp(argv[1], "cbor") == 0 && argc == 2)
-        return cmd_cbor();
-    if (strcmp(argv[1], "diag") == 0 && argc == 2)
-        return cmd_diag();
+    if (strcmp(argv[1], "cbor") == 0 && argc == 2) return cmd_cbor();
+    if (strcmp(argv[1], "diag") == 0 && argc == 2) return cmd_diag();
     if (strcmp(argv[1], "check") == 0) {
         const char *device = NULL;
         int format = -1;

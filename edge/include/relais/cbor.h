@@ -52,9 +52,9 @@ struct relais_cbor_item {
 };
 
 struct relais_cbor_limits {
-    size_t max_items;  /* data items in the whole document */
+    size_t max_items;   /* data items in the whole document */
     unsigned max_depth; /* nesting of arrays, maps and tags; the top level is depth 1 */
-    size_t max_string; /* bytes in one (possibly chunked) byte or text string */
+    size_t max_string;  /* bytes in one (possibly chunked) byte or text string */
 };
 
 /* A decoded document.  Caller-owned; init before first use, cleanup once.

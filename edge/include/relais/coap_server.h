@@ -29,14 +29,14 @@
 struct relais_coap_server;
 
 struct relais_coap_opts {
-    const char *bind;   /* address of the DTLS endpoint */
-    unsigned dtls_port; /* 0: no DTLS endpoint */
-    unsigned port;      /* plain CoAP, on loopback only */
-    bool allow_plain;   /* plain CoAP at all */
-    unsigned max_sessions;     /* DTLS sessions at once */
-    unsigned handshake_rate;   /* new DTLS sessions per second (burst: twice) */
-    unsigned request_rate;     /* requests per second per session (burst: twice) */
-    unsigned max_transfers;    /* block-wise uploads in progress */
+    const char *bind;        /* address of the DTLS endpoint */
+    unsigned dtls_port;      /* 0: no DTLS endpoint */
+    unsigned port;           /* plain CoAP, on loopback only */
+    bool allow_plain;        /* plain CoAP at all */
+    unsigned max_sessions;   /* DTLS sessions at once */
+    unsigned handshake_rate; /* new DTLS sessions per second (burst: twice) */
+    unsigned request_rate;   /* requests per second per session (burst: twice) */
+    unsigned max_transfers;  /* block-wise uploads in progress */
 };
 
 struct relais_coap_stats {
@@ -46,7 +46,7 @@ struct relais_coap_stats {
     uint64_t rate_limited;
     uint64_t handshakes_refused;
     uint64_t forbidden;
-    uint64_t sessions;    /* DTLS sessions established now */
+    uint64_t sessions; /* DTLS sessions established now */
     uint64_t sessions_total;
     uint64_t lost_answers; /* the session went before its pack was committed */
     uint64_t transfers;    /* block-wise uploads in progress */

@@ -111,7 +111,8 @@ void relais_config_cleanup(struct relais_config *cfg);
 
 /* Parses path into cfg (caller-owned, uninitialised).  Returns RELAIS_OK or
  * RELAIS_ECONFIG with err filled; cfg is cleaned up on error. */
-int relais_config_load(struct relais_config *cfg, const char *path, struct relais_config_error *err);
+int relais_config_load(struct relais_config *cfg, const char *path,
+                       struct relais_config_error *err);
 
 /* Reload: next was loaded from the same file; keys that are not reloadable and
  * differ are copied back from cur into next, each logged as needing a restart.

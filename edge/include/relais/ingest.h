@@ -57,17 +57,17 @@ struct relais_ingest_input {
 };
 
 struct relais_ingest_counters {
-    uint64_t received;   /* packs submitted */
-    uint64_t stored;     /* committed (flagged ones included) */
-    uint64_t duplicate;  /* same (device, seq) and body: acked duplicate */
-    uint64_t flagged;    /* same (device, seq), other body: stored and flagged */
-    uint64_t rejected;   /* acked rejected (final) */
+    uint64_t received;  /* packs submitted */
+    uint64_t stored;    /* committed (flagged ones included) */
+    uint64_t duplicate; /* same (device, seq) and body: acked duplicate */
+    uint64_t flagged;   /* same (device, seq), other body: stored and flagged */
+    uint64_t rejected;  /* acked rejected (final) */
     uint64_t rejected_by[RELAIS_REJECT_COUNT];
     uint64_t busy;       /* acked busy (quota, store failure) */
     uint64_t unroutable; /* inputs that cannot be acked (bad topic): audited */
     uint64_t readings;   /* readings committed */
     uint64_t commits, commit_failures;
-    uint64_t batch_max;  /* largest group commit so far */
+    uint64_t batch_max; /* largest group commit so far */
     uint64_t acks_sent;
 };
 

@@ -39,8 +39,8 @@ const char *relais_log_level_name(enum relais_log_level level);
 
 void relais_log_write(enum relais_log_level level, const char *subsys, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void relais_log_vwrite(enum relais_log_level level, const char *subsys, const char *fmt,
-                       va_list ap) __attribute__((format(printf, 3, 0)));
+void relais_log_vwrite(enum relais_log_level level, const char *subsys, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 /* Logs "what: strerror(errno) (file:line)" at ERROR. */
 void relais_log_errno_at(const char *subsys, const char *file, int line, const char *what);
 
@@ -48,8 +48,7 @@ void relais_log_errno_at(const char *subsys, const char *file, int line, const c
 
 #define relais_log(level, subsys, ...)                                                             \
     do {                                                                                           \
-        if (RELAIS_LOG_ENABLED(level))                                                             \
-            relais_log_write((level), (subsys), __VA_ARGS__);                                      \
+        if (RELAIS_LOG_ENABLED(level)) relais_log_write((level), (subsys), __VA_ARGS__);           \
     } while (0)
 
 #define log_error(subsys, ...)  relais_log(RELAIS_LOG_ERROR, subsys, __VA_ARGS__)

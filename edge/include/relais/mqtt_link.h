@@ -73,7 +73,7 @@ struct relais_mqtt_link_stats {
     bool connected;
     uint64_t connects, disconnects, connect_failures;
     uint64_t received, published, publish_failures;
-    uint64_t unacked; /* QoS 1 publishes waiting for PUBACK */
+    uint64_t unacked;       /* QoS 1 publishes waiting for PUBACK */
     int64_t state_since_ms; /* wall time of the last state change */
 };
 

@@ -37,8 +37,8 @@ int relais_registry_reload(struct relais_registry *r);
 
 /* The active device of that id, or NULL (unknown or revoked).  Borrowed until
  * the next add, remove or reload. */
-const struct relais_device *relais_registry_active(const struct relais_registry *r,
-                                                   const char *id, size_t len);
+const struct relais_device *relais_registry_active(const struct relais_registry *r, const char *id,
+                                                   size_t len);
 size_t relais_registry_count(const struct relais_registry *r, bool active_only);
 
 /*

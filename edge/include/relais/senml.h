@@ -28,24 +28,24 @@ enum relais_senml_format {
 /* Why a pack was rejected.  The values are stored: append only. */
 enum relais_reject_reason {
     RELAIS_REJECT_NONE = 0,
-    RELAIS_REJECT_TOO_LARGE = 1,       /* body over 64 KiB */
-    RELAIS_REJECT_FORMAT = 2,          /* neither JSON nor CBOR by its first byte */
-    RELAIS_REJECT_JSON = 3,            /* not well-formed JSON */
-    RELAIS_REJECT_CBOR = 4,            /* not well-formed CBOR */
-    RELAIS_REJECT_DUPLICATE_KEY = 5,   /* a key twice in one record */
-    RELAIS_REJECT_NOT_SENML = 6,       /* well-formed, but not the SenML shape or types */
-    RELAIS_REJECT_EMPTY = 7,           /* no records, or no record with a value */
+    RELAIS_REJECT_TOO_LARGE = 1,     /* body over 64 KiB */
+    RELAIS_REJECT_FORMAT = 2,        /* neither JSON nor CBOR by its first byte */
+    RELAIS_REJECT_JSON = 3,          /* not well-formed JSON */
+    RELAIS_REJECT_CBOR = 4,          /* not well-formed CBOR */
+    RELAIS_REJECT_DUPLICATE_KEY = 5, /* a key twice in one record */
+    RELAIS_REJECT_NOT_SENML = 6,     /* well-formed, but not the SenML shape or types */
+    RELAIS_REJECT_EMPTY = 7,         /* no records, or no record with a value */
     RELAIS_REJECT_TOO_MANY_RECORDS = 8,
-    RELAIS_REJECT_STRING_TOO_LONG = 9, /* a string over 256 bytes */
-    RELAIS_REJECT_NOT_FINITE = 10,     /* NaN or an infinity */
-    RELAIS_REJECT_MUST_UNDERSTAND = 11,/* an unknown field ending in '_' */
-    RELAIS_REJECT_VERSION = 12,        /* bver not a positive integer, > 10, or inconsistent */
-    RELAIS_REJECT_NAME = 13,           /* missing or invalid name */
-    RELAIS_REJECT_FOREIGN_NAME = 14,   /* the name is another device's */
-    RELAIS_REJECT_UNIT = 15,           /* unit not accepted for the metric */
-    RELAIS_REJECT_VALUE = 16,          /* value missing, of the wrong kind or implausible */
-    RELAIS_REJECT_TIME = 17,           /* time out of range */
-    RELAIS_REJECT_TOPIC = 18,          /* topic or path not of the contract's form */
+    RELAIS_REJECT_STRING_TOO_LONG = 9,  /* a string over 256 bytes */
+    RELAIS_REJECT_NOT_FINITE = 10,      /* NaN or an infinity */
+    RELAIS_REJECT_MUST_UNDERSTAND = 11, /* an unknown field ending in '_' */
+    RELAIS_REJECT_VERSION = 12,         /* bver not a positive integer, > 10, or inconsistent */
+    RELAIS_REJECT_NAME = 13,            /* missing or invalid name */
+    RELAIS_REJECT_FOREIGN_NAME = 14,    /* the name is another device's */
+    RELAIS_REJECT_UNIT = 15,            /* unit not accepted for the metric */
+    RELAIS_REJECT_VALUE = 16,           /* value missing, of the wrong kind or implausible */
+    RELAIS_REJECT_TIME = 17,            /* time out of range */
+    RELAIS_REJECT_TOPIC = 18,           /* topic or path not of the contract's form */
     RELAIS_REJECT_COUNT
 };
 
@@ -71,17 +71,17 @@ struct relais_reading {
     const char *unit;   /* canonical unit for known metrics; as sent otherwise; "" if none */
     const struct relais_wire_metric *known; /* NULL: stored and forwarded, not evaluated */
     enum relais_reading_kind kind;
-    double value;          /* NUMBER (converted to the canonical unit) */
-    bool boolean;          /* BOOL */
-    const char *str;       /* STRING */
-    const uint8_t *data;   /* DATA */
-    size_t len;            /* STRING, DATA */
+    double value;        /* NUMBER (converted to the canonical unit) */
+    bool boolean;        /* BOOL */
+    const char *str;     /* STRING */
+    const uint8_t *data; /* DATA */
+    size_t len;          /* STRING, DATA */
     bool has_sum;
     double sum;
-    double time;           /* seconds since 1970 */
+    double time; /* seconds since 1970 */
     enum relais_time_source time_source;
     bool has_update_time;
-    double update_time;    /* ut, seconds */
+    double update_time; /* ut, seconds */
 };
 
 /* A decoded pack.  Caller-owned; init once, reuse for many decodes, cleanup. */

@@ -20,7 +20,7 @@
 /* ---- identifiers (3.1) ---- */
 
 /* A gateway or device id: [a-z0-9][a-z0-9-]{0,31}. */
-#define RELAIS_WIRE_ID_MAX 32
+#define RELAIS_WIRE_ID_MAX  32
 /* Sequence numbers are decimal, 0 .. 2^53-1 (exact in every JSON consumer). */
 #define RELAIS_WIRE_SEQ_MAX 9007199254740991ULL
 
@@ -33,7 +33,7 @@ int relais_wire_seq_parse(const char *s, size_t len, uint64_t *out);
 
 #define RELAIS_WIRE_TOPIC_UP_FILTER "relais/dev/+/up/+"
 /* Longest topic relais writes: "relais/dev/" id "/ack/" seq */
-#define RELAIS_WIRE_TOPIC_MAX 80
+#define RELAIS_WIRE_TOPIC_MAX       80
 
 /* Parses "relais/dev/{device}/up/{seq}".  device receives the id,
  * NUL-terminated (capacity RELAIS_WIRE_ID_MAX + 1).  Returns 0 or -1. */
