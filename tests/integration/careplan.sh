@@ -334,6 +334,11 @@ rl_expect_match "the pill box got the reminder" "$got" '^relais/dev/pillbox-1/cm
 rl_expect_eq "only the pill box is reminded" \
     "$(ctl --json commands | jq '[.[] | select(.body.cmd == "remind" and .device != "pillbox-1")] | length')" 0
 
+# [rules] renotify_max = 0 on SIGHUP (reloadable): LOW and MEDIUM alerts
+# raised from now on are never re-notified
+rl_relaisd_conf careplan.file="$PLAN" rules.clock_check=false rules.eval_delay_ms=0 \
+    rules.renotify_max=0
+sighup
 # 08:01 -> 09:11: the window (07:00-09:00) and its grace (10 min) are over
 advance_min 70
 wait_until 10 "a missed_dose alert" has_alert missed_dose
@@ -351,6 +356,11 @@ rl_expect_match "adherence: the total line" "$table" $'\ntotal +[0-9]+ +0 +0 +0 
 rl_expect_match "adherence: the am slot missed on day 1" "$table" $'\nam +-'
 err=$(ctl_fails 1 adherence p-other)
 rl_expect_match "adherence of another patient" "$err" 'not the patient of the active care plan'
+# coordination's delay is 240 min: with renotify_max 3 the alert would be
+# re-notified at 13:11; with 0 it is not
+advance_min 245
+has_event "$MISSED" renotified coordination && rl_fail "renotify_max 0 (reloaded): the missed dose was re-notified"
+rl_expect_eq "missed_dose still open, not acknowledged" "$(alert_field "$MISSED" state)" notified
 
 # --- 7. relaisd stopped: ack and resolve on the store --------------------------------
 
