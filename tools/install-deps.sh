@@ -24,16 +24,25 @@ for p in $PACKAGES; do
 done
 
 if [ -z "$missing" ]; then
-    echo "install-deps: everything is installed"
-    exit 0
+    echo "install-deps: every system package is installed"
+else
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then
+        SUDO="sudo"
+    fi
+    echo "install-deps: installing:$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -q
+    # shellcheck disable=SC2086
+    $SUDO apt-get install -y -q --no-install-recommends $missing
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-    SUDO="sudo"
+# Node.js packages for the tests only (node and npm come with the system):
+# the independent FHIR R4 validator, pinned by its package-lock.json.
+FHIR_VALIDATE="$(cd "$(dirname "$0")" && pwd)/fhir-validate"
+if [ -d "$FHIR_VALIDATE/node_modules/fhir" ]; then
+    echo "install-deps: tools/fhir-validate is installed"
+else
+    echo "install-deps: npm ci in tools/fhir-validate"
+    (cd "$FHIR_VALIDATE" && npm ci --no-audit --no-fund)
 fi
-echo "install-deps: installing:$missing"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q
-# shellcheck disable=SC2086
-$SUDO apt-get install -y -q --no-install-recommends $missing

@@ -7,13 +7,17 @@
 #include "relais/crypto.h"
 #include "relais/engine.h"
 #include "relais/error.h"
+#include "relais/fhir.h"
+#include "relais/forward.h"
 #include "relais/fsutil.h"
 #include "relais/ingest.h"
 #include "relais/log.h"
 #include "relais/loop.h"
 #include "relais/mqtt_ingest.h"
+#include "relais/outbox.h"
 #include "relais/registry.h"
 #include "relais/store.h"
+#include "relais/store_evict.h"
 #include "relais/version.h"
 
 #include <errno.h>
@@ -54,6 +58,7 @@ struct daemon {
     struct relais_registry *registry;
     struct relais_coap_server *coap;
     struct relais_control *control;
+    struct relais_forward *fwd; /* NULL: no [upstream] host */
     struct relais_io signal_io;
     struct relais_timer watchdog_timer;
     uint64_t watchdog_ms;
@@ -67,6 +72,10 @@ struct daemon {
     struct test_clock tc;
     bool test_clock;
     struct relais_timer rules_timer;
+    struct relais_timer housekeep_timer;
+    uint64_t housekeep_runs;
+    struct relais_housekeep_result housekeep_last;
+    bool housekeep_nothing_left;
     uint64_t notifications, rules_failures;
     bool clock_unsynced;
     struct cmd_flight flight[MAX_CMD_FLIGHT];
@@ -99,6 +108,34 @@ static void local_opts(struct daemon *d, struct relais_mqtt_link_opts *o)
     o->reconnect_max_ms = c->local_reconnect_max_ms;
     o->max_inflight = c->local_max_inflight;
     o->library_log = c->log_level >= RELAIS_LOG_DEBUG;
+}
+
+static void forward_opts(const struct relais_config *c, struct relais_forward_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->gateway_id = c->gateway_id;
+    o->link.name = "upstream";
+    o->link.host = c->upstream_host;
+    o->link.port = c->upstream_port;
+    o->link.client_id = c->upstream_client_id;
+    o->link.username = c->upstream_username;
+    o->link.password_file = c->upstream_password_file;
+    o->link.keepalive_s = c->upstream_keepalive_s;
+    o->link.reconnect_min_ms = c->upstream_reconnect_min_ms;
+    o->link.reconnect_max_ms = c->upstream_reconnect_max_ms;
+    o->link.library_log = true; /* few packets; TLS failures say why only there */
+    if (c->upstream_tls) {
+        o->link.ca_file = c->upstream_ca_file;
+        o->link.cert_file = c->upstream_cert_file;
+        o->link.key_file = c->upstream_key_file;
+    }
+    o->window = c->upstream_window;
+    o->bundle_max = c->upstream_bundle_max;
+    o->backlog_rate = c->upstream_backlog_rate;
+    o->status_interval_s = c->upstream_status_interval_s;
+    o->stall_s = c->upstream_stall_s;
+    o->max_attempts = c->upstream_max_attempts;
+    o->max_message_bytes = (size_t)c->upstream_max_message_kb * 1024;
 }
 
 static void coap_opts(const struct relais_config *c, struct relais_coap_opts *o)
@@ -143,11 +180,18 @@ static int64_t tc_wall(void *ctx)
     return ((struct test_clock *)ctx)->wall_ms;
 }
 
-/* Notifications leave the gateway with the forwarding work (FHIR to the
- * hospital); until then they are delivered to the log, without values. */
+/* Notifications go to the outbox (the hospital, as FHIR message Bundles)
+ * when there is an [upstream] host, in the engine's transaction; and
+ * always to the log, without values. */
 static int notify_cb(void *ud, const struct relais_alert_event *ev, const struct relais_alert *a)
 {
     struct daemon *d = ud;
+    if (d->fwd) {
+        int rc = relais_store_outbox_add(d->store, RELAIS_LANE_ALERT, RELAIS_OUTBOX_ALERT, ev->id,
+                                         "", ev->at_ms);
+        if (rc) return RELAIS_EAGAIN; /* the next delivery tries again */
+        relais_forward_kick(d->fwd);
+    }
     d->notifications++;
     log_notice("alert", "to %s: %s %s %s %s (%s)", ev->team, a->id, a->rule,
                relais_priority_name((enum relais_priority)ev->priority), ev->event, a->patient);
@@ -258,6 +302,7 @@ static void rules_run(struct daemon *d)
     for (int i = 0; i < 16; i++)
         if (relais_engine_deliver(d->engine, notify_cb, d, &n) || n == 0) break;
     commands_dispatch(d);
+    if (d->fwd) relais_forward_kick(d->fwd);
     uint64_t delay = (uint64_t)d->cfg.rules_tick_max_s * 1000;
     if (more) {
         delay = 0;
@@ -278,11 +323,57 @@ static void rules_timer_cb(struct relais_timer *t)
     rules_run(d);
 }
 
+/* ---- housekeeping: retention, and room over the quota ---- */
+
+#define HOUSEKEEP_PERIOD_MS 60000
+
+static void housekeep_cb(struct relais_timer *t)
+{
+    struct daemon *d = (struct daemon *)((char *)t - offsetof(struct daemon, housekeep_timer));
+    relais_ingest_flush(d->ingest);
+    const struct relais_housekeep_opts o = {
+        .now_ms = relais_clock_wall_ms(relais_loop_clock(d->loop)),
+        .retention_ms = (int64_t)d->cfg.store_retention_days * 86400000,
+        .forwarding = d->fwd != NULL,
+        .downsample_step_ms = (int64_t)d->cfg.store_downsample_min * 60000,
+    };
+    struct relais_housekeep_result r;
+    int rc = relais_store_housekeep(d->store, &o, &r);
+    d->housekeep_runs++;
+    uint64_t next = HOUSEKEEP_PERIOD_MS;
+    if (rc == RELAIS_OK) {
+        d->housekeep_last = r;
+        if (r.pruned || r.downsampled || r.evicted)
+            log_notice("store",
+                       "housekeeping: %llu readings pruned, %llu downsampled, %llu evicted%s",
+                       (unsigned long long)r.pruned, (unsigned long long)r.downsampled,
+                       (unsigned long long)r.evicted, r.over_quota ? " (still over quota)" : "");
+        if (r.nothing_left && !d->housekeep_nothing_left)
+            log_error("store", "over quota with nothing left to evict: devices are told busy");
+        d->housekeep_nothing_left = r.nothing_left;
+        if (r.more) next = 50;
+        if (r.pruned || r.downsampled || r.evicted || r.outbox_dropped) {
+            relais_loop_timer_arm(d->loop, &d->rules_timer, 0); /* store_busy may clear */
+            relais_forward_status_changed(d->fwd);
+        }
+    } else {
+        log_error("store", "housekeeping failed: %s", relais_strerror(rc));
+        next = 5000;
+    }
+    relais_loop_timer_arm(d->loop, &d->housekeep_timer, next);
+}
+
 /* A group commit stored packs: judge them soon (a burst at once). */
 static void committed(void *ud, size_t stored)
 {
     struct daemon *d = ud;
     (void)stored;
+    if (d->fwd) relais_forward_kick(d->fwd);
+    /* over quota: make room now, not at the next period */
+    if (relais_store_over_quota(d->store) && !d->housekeep_nothing_left &&
+        (!d->housekeep_timer.armed ||
+         d->housekeep_timer.due_us > (relais_loop_now_ms(d->loop) + 100) * 1000))
+        relais_loop_timer_arm(d->loop, &d->housekeep_timer, 100);
     uint64_t due_us = (relais_loop_now_ms(d->loop) + d->cfg.rules_eval_delay_ms) * 1000;
     if (!d->rules_timer.armed || d->rules_timer.due_us > due_us)
         relais_loop_timer_arm(d->loop, &d->rules_timer, d->cfg.rules_eval_delay_ms);
@@ -388,6 +479,9 @@ static json_t *ingest_json(const struct relais_ingest *ing)
                      "pending", (json_int_t)relais_ingest_pending(ing), "rejected_by", by);
 }
 
+static json_t *forward_json(struct daemon *d);
+static int status_drop_cb(const char *reason, uint64_t n, void *ud);
+
 static json_t *status_json(struct daemon *d)
 {
     struct relais_mqtt_link_stats ls;
@@ -401,10 +495,14 @@ static json_t *status_json(struct daemon *d)
         (json_int_t)ls.connects, "disconnects", (json_int_t)ls.disconnects, "connect_failures",
         (json_int_t)ls.connect_failures, "received", (json_int_t)ls.received, "acks_published",
         (json_int_t)ls.published, "acks_unconfirmed", (json_int_t)ls.unacked);
-    json_t *store =
-        json_pack("{s:s, s:I, s:I, s:b}", "path", d->db_path, "size_bytes", (json_int_t)size,
-                  "quota_bytes", (json_int_t)((uint64_t)d->cfg.store_quota_mb << 20), "over_quota",
-                  relais_store_over_quota(d->store));
+    json_t *store = json_pack(
+        "{s:s, s:I, s:I, s:b, s:b, s:I}", "path", d->db_path, "size_bytes", (json_int_t)size,
+        "quota_bytes", (json_int_t)((uint64_t)d->cfg.store_quota_mb << 20), "over_quota",
+        relais_store_over_quota(d->store), "nothing_to_evict", d->housekeep_nothing_left,
+        "housekeeping_runs", (json_int_t)d->housekeep_runs);
+    json_t *drops = json_object();
+    relais_store_foreach_drop(d->store, status_drop_cb, drops);
+    json_object_set_new(store, "drops", drops);
     json_t *coap = json_null();
     if (d->coap) {
         struct relais_coap_stats cs;
@@ -423,13 +521,124 @@ static json_t *status_json(struct daemon *d)
     json_t *devices =
         json_pack("{s:I, s:I}", "active", (json_int_t)relais_registry_count(d->registry, true),
                   "known", (json_int_t)relais_registry_count(d->registry, false));
-    return json_pack("{s:s, s:s, s:i, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:{s:I, s:I}}",
+    return json_pack("{s:s, s:s, s:i, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:{s:I, s:I}}",
                      "version", RELAIS_VERSION, "gateway", d->cfg.gateway_id, "pid", (int)getpid(),
                      "uptime_s", (json_int_t)uptime, "started_ms", (json_int_t)d->started_wall_ms,
-                     "local", local, "coap", coap, "devices", devices, "ingest",
-                     ingest_json(d->ingest), "store", store, "rules", rules_json(d), "config",
-                     "reloads", (json_int_t)d->reloads, "reload_failures",
+                     "local", local, "upstream", forward_json(d), "coap", coap, "devices", devices,
+                     "ingest", ingest_json(d->ingest), "store", store, "rules", rules_json(d),
+                     "config", "reloads", (json_int_t)d->reloads, "reload_failures",
                      (json_int_t)d->reload_failures);
+}
+
+/* ---- the hospital link ---- */
+
+struct status_devices {
+    struct daemon *d;
+    json_t *arr;
+};
+
+static void status_device(struct status_devices *sd, const char *id, const char *kind)
+{
+    for (size_t i = 0; i < json_array_size(sd->arr); i++)
+        if (strcmp(json_string_value(json_object_get(json_array_get(sd->arr, i), "id")), id) == 0)
+            return;
+    int64_t seen;
+    bool has_battery;
+    double battery;
+    if (relais_store_device_last(sd->d->store, id, &seen, &has_battery, &battery)) return;
+    json_t *o = json_pack("{s:s, s:s, s:o}", "id", id, "kind", kind, "last_seen_ms",
+                          seen ? json_integer(seen) : json_null());
+    if (o) json_object_set_new(o, "battery", has_battery ? json_real(battery) : json_null());
+    json_array_append_new(sd->arr, o);
+}
+
+static int status_registry_cb(const struct relais_device *dev, void *ud)
+{
+    if (!dev->revoked_ms) status_device(ud, dev->id, dev->kind);
+    return 0;
+}
+
+static int status_drop_cb(const char *reason, uint64_t n, void *ud)
+{
+    json_object_set_new(ud, reason, json_integer((json_int_t)n));
+    return 0;
+}
+
+/* The daemon's part of the retained status message (DESIGN 4). */
+static json_t *hospital_status(void *ud)
+{
+    struct daemon *d = ud;
+    relais_ingest_flush(d->ingest);
+    struct status_devices sd = {d, json_array()};
+    const struct relais_careplan *plan = relais_engine_plan(d->engine);
+    for (size_t i = 0; plan && i < plan->ndevices; i++)
+        status_device(&sd, plan->devices[i].id, plan->devices[i].kind);
+    relais_store_foreach_device(d->store, status_registry_cb, &sd);
+    json_t *drops = json_object();
+    relais_store_foreach_drop(d->store, status_drop_cb, drops);
+    const struct relais_ingest_counters *c = relais_ingest_get_counters(d->ingest);
+    for (int r = 0; r < RELAIS_REJECT_COUNT; r++)
+        if (c->rejected_by[r]) {
+            char key[64];
+            snprintf(key, sizeof key, "rejected_%s", relais_reject_reason_name(r));
+            json_object_set_new(drops, key, json_integer((json_int_t)c->rejected_by[r]));
+        }
+    uint64_t uptime = (relais_loop_now_ms(d->loop) - d->started_mono_ms) / 1000;
+    return json_pack("{s:s, s:I, s:o, s:o, s:{s:b, s:b}, s:o}", "version", RELAIS_VERSION,
+                     "uptime_s", (json_int_t)uptime, "devices", sd.arr, "drops", drops, "clock",
+                     "synced", !d->clock_unsynced, "test_clock", d->test_clock, "careplan",
+                     plan ? json_integer(plan->version) : json_null());
+}
+
+static void hospital_intake(void *ud)
+{
+    struct daemon *d = ud;
+    relais_loop_timer_arm(d->loop, &d->rules_timer, 0);
+}
+
+static void hospital_flush(void *ud)
+{
+    struct daemon *d = ud;
+    relais_ingest_flush(d->ingest);
+}
+
+static int forward_start(struct daemon *d)
+{
+    struct relais_forward_opts fo;
+    forward_opts(&d->cfg, &fo);
+    const struct relais_forward_cbs cbs = {hospital_status, hospital_intake, hospital_flush};
+    int rc = relais_forward_create(&d->fwd, d->loop, d->store, d->engine, &fo, &cbs, d);
+    if (rc) return rc;
+    log_notice("relaisd", "forwarding to the hospital broker %s:%u (%s)", d->cfg.upstream_host,
+               d->cfg.upstream_port, d->cfg.upstream_tls ? "TLS" : "plain, tests only");
+    return relais_forward_start(d->fwd);
+}
+
+static json_t *forward_json(struct daemon *d)
+{
+    if (!d->fwd) return json_null();
+    struct relais_forward_stats fs;
+    relais_forward_get_stats(d->fwd, &fs);
+    struct relais_outbox_stats os;
+    json_t *q = json_object();
+    if (relais_store_outbox_stats(d->store, &os) == RELAIS_OK) {
+        static const char *const names[] = {"alert", "adherence", "device", "vitals"};
+        for (int i = 0; i < RELAIS_OUTBOX_LANES; i++)
+            json_object_set_new(q, names[i], json_integer((json_int_t)os.depth[i]));
+        json_object_set_new(q, "dead_letters", json_integer((json_int_t)os.dead));
+    }
+    return json_pack(
+        "{s:b, s:s, s:i, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+        "s:I, s:I, s:I, s:I, s:I}",
+        "connected", fs.connected, "host", d->cfg.upstream_host, "port", (int)d->cfg.upstream_port,
+        "queue", q, "in_flight", (json_int_t)fs.in_flight, "published", (json_int_t)fs.published,
+        "acked", (json_int_t)fs.acked, "rows_acked", (json_int_t)fs.rows_acked, "resent_rows",
+        (json_int_t)fs.resent_rows, "dead_letters", (json_int_t)fs.dead_letters, "stalls",
+        (json_int_t)fs.stalls, "plans_applied", (json_int_t)fs.plans_applied, "plans_unchanged",
+        (json_int_t)fs.plans_unchanged, "plans_rejected", (json_int_t)fs.plans_rejected,
+        "acks_applied", (json_int_t)fs.acks_applied, "acks_rejected", (json_int_t)fs.acks_rejected,
+        "intake_invalid", (json_int_t)fs.intake_invalid, "last_puback_ms",
+        (json_int_t)fs.last_puback_ms, "render_failures", (json_int_t)fs.render_failures);
 }
 
 static int device_json(const struct relais_device *dev, void *ud)
@@ -672,6 +881,7 @@ static void reload(struct daemon *d)
     }
     relais_config_merge_reload(&d->cfg, &next);
     bool local_changed = relais_config_section_changed(&d->cfg, &next, "local");
+    bool upstream_changed = relais_config_section_changed(&d->cfg, &next, "upstream");
     struct relais_config old = d->cfg;
     d->cfg = next;
     relais_config_cleanup(&old);
@@ -691,6 +901,22 @@ static void reload(struct daemon *d)
                                          d->cfg.log_level >= RELAIS_LOG_DEBUG);
     }
     relais_engine_set_limits(d->engine, d->cfg.rules_clock_jump_ms, d->cfg.rules_renotify_max);
+    if (upstream_changed) {
+        bool want = d->cfg.upstream_host && d->cfg.upstream_host[0];
+        if (d->fwd && !want) {
+            relais_forward_shutdown(d->fwd, 2000);
+            relais_forward_destroy(d->fwd);
+            d->fwd = NULL;
+            relais_store_outbox_enable(d->store, false);
+            log_notice("relaisd", "forwarding stopped ([upstream] host is empty)");
+        } else if (d->fwd) {
+            struct relais_forward_opts fo;
+            forward_opts(&d->cfg, &fo);
+            relais_forward_reconfigure(d->fwd, &fo);
+        } else if (want && forward_start(d)) {
+            log_error("relaisd", "forwarding could not start");
+        }
+    }
     d->reloads++;
     audit_now(d, "config.reloaded", d->config_path);
     careplan_file_load(d);
@@ -754,6 +980,8 @@ static void teardown(struct daemon *d)
     /* the open batch commits and its acks are queued, then sent */
     if (d->ingest) relais_ingest_flush(d->ingest);
     if (d->mqtt) relais_mqtt_ingest_shutdown(d->mqtt, 2000);
+    if (d->fwd) relais_forward_shutdown(d->fwd, 2000);
+    relais_forward_destroy(d->fwd);
     relais_coap_server_destroy(d->coap);
     relais_ingest_destroy(d->ingest);
     relais_mqtt_ingest_destroy(d->mqtt);
@@ -767,6 +995,7 @@ static void teardown(struct daemon *d)
     if (d->loop) {
         relais_loop_timer_cancel(d->loop, &d->watchdog_timer);
         relais_loop_timer_cancel(d->loop, &d->rules_timer);
+        relais_loop_timer_cancel(d->loop, &d->housekeep_timer);
     }
     relais_engine_destroy(d->engine);
     relais_store_close(d->store);
@@ -788,6 +1017,7 @@ int relais_daemon_run(const char *config_path, struct relais_config *cfg,
     d.signal_io.fd = -1;
     relais_timer_init(&d.watchdog_timer, watchdog_cb);
     relais_timer_init(&d.rules_timer, rules_timer_cb);
+    relais_timer_init(&d.housekeep_timer, housekeep_cb);
 
     umask(077);
     relais_log_set_level(d.cfg.log_level);
@@ -841,10 +1071,13 @@ int relais_daemon_run(const char *config_path, struct relais_config *cfg,
 
     d.started_wall_ms = relais_clock_wall_ms(relais_loop_clock(d.loop));
     d.started_mono_ms = relais_loop_now_ms(d.loop);
+    /* before the first run of the rules: its notifications go to the outbox */
+    if (d.cfg.upstream_host && d.cfg.upstream_host[0] && (rc = forward_start(&d))) goto out;
     audit_now(&d, "relaisd.started", RELAIS_VERSION);
     careplan_file_load(&d);
     rules_run(&d);
     if ((rc = relais_mqtt_ingest_start(d.mqtt))) goto out;
+    relais_loop_timer_arm(d.loop, &d.housekeep_timer, 1000);
 
     uint64_t wd_usec = 0;
     if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec >= 2000) {

@@ -209,9 +209,29 @@ static void link_io_cb(struct relais_io *io, unsigned revents)
     link_cork(link, 0);
 }
 
+/* The socket's pending error (a connection refused or reset while
+ * libmosquitto waits for a TLS handshake that will never come). */
+static int socket_error(int fd)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return 0;
+    return err;
+}
+
 static void link_io_batch(struct relais_mqtt_link *link, unsigned revents)
 {
     int rc = MOSQ_ERR_SUCCESS;
+    /* libmosquitto 2.0 takes a refused or reset TLS connect for "handshake
+     * in progress" (SSL_ERROR_SYSCALL): it would wait for ever while epoll
+     * reports the hang-up at every turn */
+    if ((revents & RELAIS_IO_ERROR) && link->state == LINK_CONNECTING) {
+        int err = socket_error(mosquitto_socket(link->mosq));
+        log_warn(link->log_sub, "connect to %s:%u: %s", link->opts.host, link->opts.port,
+                 err ? strerror(err) : "connection refused or reset");
+        link_lost(link);
+        return;
+    }
     if (revents & (RELAIS_IO_READ | RELAIS_IO_ERROR)) {
         /* read every whole packet waiting (bounded, so other fds get a turn);
          * what the callbacks queued (acks of a group commit that closed while
@@ -265,6 +285,14 @@ static void link_misc_cb(struct relais_timer *t)
     struct relais_mqtt_link *link =
         (struct relais_mqtt_link *)((char *)t - offsetof(struct relais_mqtt_link, misc_timer));
     if (link->state != LINK_CONNECTED && link->state != LINK_CONNECTING) return;
+    if (link->state == LINK_CONNECTING &&
+        relais_clock_wall_ms(relais_loop_clock(link->loop)) - link->stats.state_since_ms >
+            RELAIS_MQTT_CONNECT_TIMEOUT_MS) {
+        log_warn(link->log_sub, "connect to %s:%u: no CONNACK within %d s", link->opts.host,
+                 link->opts.port, RELAIS_MQTT_CONNECT_TIMEOUT_MS / 1000);
+        link_lost(link);
+        return;
+    }
     int rc = mosquitto_loop_misc(link->mosq);
     if (rc != MOSQ_ERR_SUCCESS || mosquitto_socket(link->mosq) < 0) {
         link_check(link, rc ? rc : MOSQ_ERR_CONN_LOST, "keepalive");
@@ -402,6 +430,15 @@ static int link_configure(struct relais_mqtt_link *link)
 
 static void link_connect(struct relais_mqtt_link *link)
 {
+    if (link->opts.fresh_client && link->stats.connects + link->stats.connect_failures > 0) {
+        relais_loop_io_remove(link->loop, &link->io);
+        link->stats.unacked = 0;
+        if (link_configure(link)) {
+            link_set_state(link, LINK_CONNECTING);
+            link_lost(link);
+            return;
+        }
+    }
     link_set_state(link, LINK_CONNECTING);
     /* connect_async (not reconnect_async) every time: it also works when the
      * previous attempt failed before libmosquitto recorded the host */
@@ -541,6 +578,15 @@ void relais_mqtt_link_set_library_log(struct relais_mqtt_link *link, bool on)
 {
     link->opts.library_log = on;
     if (link->mosq) mosquitto_log_callback_set(link->mosq, on ? on_log : NULL);
+}
+
+void relais_mqtt_link_drop(struct relais_mqtt_link *link, const char *why)
+{
+    if (link->state != LINK_CONNECTED && link->state != LINK_CONNECTING) return;
+    log_warn(link->log_sub, "dropping the connection to %s:%u: %s", link->opts.host,
+             link->opts.port, why);
+    if (link->mosq) mosquitto_disconnect(link->mosq);
+    link_lost(link);
 }
 
 bool relais_mqtt_link_connected(const struct relais_mqtt_link *link)

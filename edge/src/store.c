@@ -9,6 +9,8 @@
  * restores the pending chain head from the committed one.
  */
 #include "store_internal.h"
+#include "relais/fhir.h"
+#include "relais/outbox.h"
 #include "relais/error.h"
 #include "relais/log.h"
 
@@ -159,6 +161,36 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "  sent_ms INTEGER);"
     "CREATE INDEX commands_pending ON commands(id) WHERE state = 'pending';"
     "CREATE TABLE engine_kv(key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    /* 5: forwarding to the hospital: the outbox (one row per pack and lane,
+     *    alert event, missed dose or device status), what the hospital
+     *    broker refused (dead letters), when each pack and alert event was
+     *    acknowledged by the hospital broker (PUBACK) */
+    "CREATE TABLE outbox("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT," /* never reused: the forwarder's cursors */
+    "  lane INTEGER NOT NULL,"
+    "  kind INTEGER NOT NULL,"
+    "  ref INTEGER NOT NULL,"
+    "  key TEXT NOT NULL DEFAULT '',"
+    "  created_ms INTEGER NOT NULL,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  last_ms INTEGER);"
+    "CREATE UNIQUE INDEX outbox_item ON outbox(kind, ref, key, lane);"
+    "CREATE INDEX outbox_lane ON outbox(lane, id);"
+    "CREATE TABLE dead_letters("
+    "  id INTEGER PRIMARY KEY,"
+    "  lane INTEGER NOT NULL,"
+    "  kind INTEGER NOT NULL,"
+    "  ref INTEGER NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  dead_ms INTEGER NOT NULL,"
+    "  attempts INTEGER NOT NULL,"
+    "  reason TEXT NOT NULL,"
+    "  topic TEXT,"
+    "  body BLOB);"
+    "ALTER TABLE packs ADD COLUMN forwarded_ms INTEGER;"
+    "ALTER TABLE alert_events ADD COLUMN forwarded_ms INTEGER;"
+    "CREATE TABLE drops(reason TEXT PRIMARY KEY, count INTEGER NOT NULL);",
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
@@ -509,6 +541,10 @@ sqlite3_stmt *store__lazy(struct relais_store *st, int slot, const char *sql)
             return NULL;
         }
         st->lazy[slot] = s;
+    } else if (strcmp(sqlite3_sql(s), sql) != 0) {
+        /* two modules claimed one slot: a programming error, never data */
+        log_error("store", "statement slot %d is taken by another statement", slot);
+        return NULL;
     }
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
@@ -724,6 +760,19 @@ int relais_store_put_pack(struct relais_store *st, const struct relais_pack *pac
         if ((rc = relais_store_audit(st, received_ms, "input.seq_reused", subject, detail)))
             return rc;
     }
+    /* what the hospital must receive, in the same transaction as the pack */
+    if (relais_store_outbox_enabled(st)) {
+        unsigned lanes = 0;
+        for (size_t i = 0; i < pack->count; i++) {
+            int lane = relais_fhir_lane_of(pack->readings[i].metric);
+            if (lane >= 0) lanes |= 1u << lane;
+        }
+        for (int lane = 0; lane < RELAIS_LANE_COUNT && !rc; lane++)
+            if (lanes & (1u << lane))
+                rc =
+                    relais_store_outbox_add(st, lane, RELAIS_OUTBOX_PACK, pack_id, "", received_ms);
+        if (rc) return rc;
+    }
     *result = seen ? RELAIS_PUT_FLAGGED : RELAIS_PUT_STORED;
     return RELAIS_OK;
 }
@@ -859,6 +908,11 @@ static int refresh_quota(struct relais_store *st)
                  (unsigned long long)st->quota);
     st->over_quota = over;
     return RELAIS_OK;
+}
+
+int store__refresh_quota(struct relais_store *st)
+{
+    return refresh_quota(st);
 }
 
 void relais_store_set_quota(struct relais_store *st, uint64_t quota_bytes)

@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "relais/fhir.h"
+#include "relais/outbox.h"
+
 enum care_stmt {
     CS_PLAN_PUT = 0,
     CS_PLAN_LATEST,
@@ -516,7 +519,16 @@ int relais_store_slot_put(struct relais_store *st, const struct relais_slot_row 
     ms_or_null(s, 12, r->reminded_ms);
     sqlite3_bind_int(s, 13, r->doses);
     ms_or_null(s, 14, r->first_dose_ms);
-    return write_done(st, s, "slot put");
+    int rc = write_done(st, s, "slot put");
+    /* a missed dose goes to the hospital as a MedicationAdministration
+     * "not-done" (once: the outbox keeps one row per slot) */
+    if (!rc && strcmp(r->status, "missed") == 0) {
+        char key[RELAIS_PATIENT_MAX + 48];
+        snprintf(key, sizeof key, "%s|%s", r->patient, r->key);
+        rc = relais_store_outbox_add(st, RELAIS_LANE_ADHERENCE, RELAIS_OUTBOX_MISSED, r->due_ms,
+                                     key, r->end_ms);
+    }
+    return rc;
 }
 
 static void row_slot(sqlite3_stmt *s, struct relais_slot_row *r)

@@ -8,7 +8,7 @@
 
 #include <sqlite3.h>
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 enum store_stmt {
     ST_BEGIN = 0,
@@ -39,7 +39,7 @@ struct store_seq_entry {
 
 /* Statements of the less busy paths (care plan, alerts, doses, commands):
  * each prepared on first use and kept until the store closes. */
-#define STORE_LAZY_MAX 64
+#define STORE_LAZY_MAX 80 /* store_care.c 0..39, outbox 40..49 and 64..79, evict 50..63 */
 
 struct relais_store {
     sqlite3 *db;
@@ -52,6 +52,7 @@ struct relais_store {
     sqlite3_stmt *lazy[STORE_LAZY_MAX];
     uint64_t quota;
     bool over_quota;
+    bool outbox_on; /* write outbox rows (relais/outbox.h) */
     int page_size;
     /* audit chain: last committed row, and the last row of the open txn */
     int64_t audit_id;
@@ -69,6 +70,9 @@ sqlite3_stmt *store__lazy(struct relais_store *st, int slot, const char *sql);
 int store__step_done(struct relais_store *st, sqlite3_stmt *s, const char *what);
 /* The transaction is open and SQLite has not rolled it back (see store.c). */
 int store__txn_alive(struct relais_store *st);
+/* Checks the size against the quota again (relais_store_over_quota), e.g.
+ * after the store was thinned (store_evict.c). */
+int store__refresh_quota(struct relais_store *st);
 
 /* Applies migrations up to target (tests build old schemas with it). */
 int store__migrate(sqlite3 *db, int target);

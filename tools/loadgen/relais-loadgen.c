@@ -14,6 +14,8 @@
  *       --records R      records per pack (default 3)   --format json|cbor
  *       --start-seq S    first seq (default 1)
  *       --acked-file F   write "seq status" for every acked pack at exit
+ *       --bt-start S --bt-step D   pack seq's base time is S + (seq - start) * D
+ *                        (default 1790000000 + seq)
  *   relais-loadgen sink --port P --user U --password-file F --topic FILTER
  *       --count N        exit after N messages (0: until SIGTERM)
  *       --echo-ack       answer each uplink pack with a "stored" ack at once
@@ -46,6 +48,7 @@ struct gen {
     char password[256];
     int port;
     uint64_t count, start_seq;
+    uint64_t bt_start, bt_step; /* bt_step 0: 1790000000 + seq */
     unsigned inflight, resend_ms, records;
     bool cbor, ack_puback, sink, echo_ack;
     /* state */
@@ -83,6 +86,12 @@ static int64_t now_ms(void)
 
 /* ---- packs: deterministic per seq, so a resend is byte-identical ---- */
 
+static uint64_t pack_bt(const struct gen *g, uint64_t seq)
+{
+    if (!g->bt_step) return 1790000000ULL + seq;
+    return g->bt_start + (seq - g->start_seq) * g->bt_step;
+}
+
 static size_t pack_json(const struct gen *g, uint64_t seq, char *buf, size_t cap)
 {
     static const char *const metric[] = {"temp", "spo2", "hr"};
@@ -90,7 +99,7 @@ static size_t pack_json(const struct gen *g, uint64_t seq, char *buf, size_t cap
     static const double base[] = {36.5, 97.0, 70.0};
     size_t off = 0;
     off += (size_t)snprintf(buf + off, cap - off, "[{\"bn\":\"urn:dev:relais:%s:\",\"bt\":%llu",
-                            g->device, 1790000000ULL + seq);
+                            g->device, (unsigned long long)pack_bt(g, seq));
     for (unsigned r = 0; r < g->records && off < cap; r++) {
         unsigned m = r % 3;
         off += (size_t)snprintf(buf + off, cap - off,
@@ -162,7 +171,7 @@ static size_t pack_cbor(const struct gen *g, uint64_t seq, uint8_t *buf, size_t 
             cbor_int(&p, RELAIS_SENML_BN);
             cbor_text(&p, bn);
             cbor_int(&p, RELAIS_SENML_BT);
-            cbor_int(&p, (int64_t)(1790000000ULL + seq));
+            cbor_int(&p, (int64_t)pack_bt(g, seq));
         }
         cbor_int(&p, RELAIS_SENML_N);
         cbor_text(&p, metric[m]);
@@ -359,14 +368,12 @@ int main(int argc, char **argv)
         return 2;
     }
     static const struct option lo[] = {
-        {"host", 1, 0, 'H'},          {"port", 1, 0, 'p'},
-        {"device", 1, 0, 'd'},        {"user", 1, 0, 'u'},
-        {"password-file", 1, 0, 'P'}, {"count", 1, 0, 'n'},
-        {"inflight", 1, 0, 'k'},      {"ack", 1, 0, 'a'},
-        {"resend-ms", 1, 0, 'r'},     {"records", 1, 0, 'R'},
-        {"format", 1, 0, 'f'},        {"start-seq", 1, 0, 's'},
-        {"acked-file", 1, 0, 'o'},    {"topic", 1, 0, 't'},
-        {"echo-ack", 0, 0, 'e'},      {0, 0, 0, 0},
+        {"host", 1, 0, 'H'},       {"port", 1, 0, 'p'},          {"device", 1, 0, 'd'},
+        {"user", 1, 0, 'u'},       {"password-file", 1, 0, 'P'}, {"count", 1, 0, 'n'},
+        {"inflight", 1, 0, 'k'},   {"ack", 1, 0, 'a'},           {"resend-ms", 1, 0, 'r'},
+        {"records", 1, 0, 'R'},    {"format", 1, 0, 'f'},        {"start-seq", 1, 0, 's'},
+        {"acked-file", 1, 0, 'o'}, {"topic", 1, 0, 't'},         {"echo-ack", 0, 0, 'e'},
+        {"bt-start", 1, 0, 'b'},   {"bt-step", 1, 0, 'B'},       {0, 0, 0, 0},
     };
     int c;
     optind = 2;
@@ -389,6 +396,8 @@ int main(int argc, char **argv)
         case 'o': g.acked_file = optarg; break;
         case 't': g.topic = optarg; break;
         case 'e': g.echo_ack = true; break;
+        case 'b': g.bt_start = strtoull(optarg, NULL, 10); break;
+        case 'B': g.bt_step = strtoull(optarg, NULL, 10); break;
         default: usage(); return 2;
         }
     }

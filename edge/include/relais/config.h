@@ -52,6 +52,12 @@ struct relais_config {
     char *upstream_key_file;
     char *upstream_username;
     char *upstream_password_file;
+    char *upstream_client_id;
+    uint32_t upstream_keepalive_s;
+    uint32_t upstream_reconnect_min_ms, upstream_reconnect_max_ms;
+    uint32_t upstream_window, upstream_bundle_max, upstream_backlog_rate;
+    uint32_t upstream_status_interval_s, upstream_stall_s, upstream_max_attempts;
+    uint32_t upstream_max_message_kb;
     /* [store] */
     uint32_t store_quota_mb;
     char *store_key_file;
@@ -59,6 +65,7 @@ struct relais_config {
     uint32_t store_commit_linger_us;
     uint32_t store_commit_max_packs;
     uint32_t store_busy_retry_s;
+    uint32_t store_retention_days, store_downsample_min;
     /* [careplan] */
     char *careplan_file;
     /* [rules] */

@@ -27,6 +27,11 @@
 
 struct relais_mqtt_link;
 
+/* A connection attempt without CONNACK for this long is abandoned (a broker
+ * that accepted the TCP connection and then died, a TLS handshake that never
+ * ends) and tried again after the backoff. */
+#define RELAIS_MQTT_CONNECT_TIMEOUT_MS 10000
+
 struct relais_mqtt_link_opts {
     const char *name; /* for logs: "local", "upstream" */
     const char *host;
@@ -50,6 +55,11 @@ struct relais_mqtt_link_opts {
     const void *will_payload;
     size_t will_len;
     bool will_retain;
+    /* A new libmosquitto client for every connection attempt: what the
+     * previous one held unacknowledged is dropped with it, so the owner's
+     * own bookkeeping of publishes in flight is the only one (the
+     * forwarder resends from its outbox). */
+    bool fresh_client;
 };
 
 struct relais_mqtt_msg {
@@ -94,6 +104,9 @@ int relais_mqtt_link_publish(struct relais_mqtt_link *link, int *mid, const char
                              const void *payload, size_t len, int qos, bool retain);
 int relais_mqtt_link_subscribe(struct relais_mqtt_link *link, const char *filter, int qos);
 bool relais_mqtt_link_connected(const struct relais_mqtt_link *link);
+/* Drops the connection now and reconnects after the backoff (a stalled
+ * link).  why is logged. */
+void relais_mqtt_link_drop(struct relais_mqtt_link *link, const char *why);
 /* Turns the routing of libmosquitto's log on or off (see library_log). */
 void relais_mqtt_link_set_library_log(struct relais_mqtt_link *link, bool on);
 void relais_mqtt_link_get_stats(const struct relais_mqtt_link *link,

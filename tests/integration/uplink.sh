@@ -1,0 +1,271 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# Forwarding to the hospital through the real thing: the gateway's mosquitto
+# (broker-config/), the hospital's mosquitto (broker-config/hospital/, TLS,
+# certificates made now), relaisd with a care plan on a test clock, devices
+# as mosquitto_pub clients and a professional as a mosquitto_sub client.
+#
+#  1. readings of every kind and a dose -> transaction Bundles on
+#     relais/gw/gw1/obs/{patient}; a fever -> a HIGH alert as a message Bundle
+#     on relais/gw/gw1/alert/had; all valid FHIR R4 (the npm `fhir`
+#     validator); deterministic identifiers (conditional create); the outbox
+#     empties, packs and alert events get forwarded_ms
+#  2. the retained status: online, queue per lane, devices, clock, drops
+#  3. a care plan on the retained careplan topic: applied, answered; a bad one
+#     answered "rejected" with its first bad field, the previous one stays
+#  4. acknowledgements on alert/ack: applied by name, answered; bad ones
+#     (unknown alert, bad action, unknown member, not JSON) answered with why
+#     and audited; relaisd keeps running
+#  5. the hospital broker presenting a certificate from another CA, then an
+#     expired one: relaisd refuses to connect (nothing sent, the outbox keeps
+#     the rows); a gateway certificate that expired: the broker refuses it
+#  6. SIGTERM: the retained status says offline
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/hospital_lib.sh"
+
+GW=gw1
+PATIENT=p-7f3a
+TC0=2026-11-23T05:00:00Z
+VALIDATE="$RELAIS_SRC/tools/fhir-validate/validate.js"
+[ -f "$VALIDATE" ] || rl_fail "no FHIR validator at $VALIDATE"
+[ -d "$RELAIS_SRC/tools/fhir-validate/node_modules/fhir" ] ||
+    rl_fail "the npm package fhir is not installed (tools/install-deps.sh installs it)"
+
+trap 'rl_fail "a check failed (see the FAIL above)"' USR1
+die() {
+    printf '[%s] FAIL: %s\n' "$(date +%H:%M:%S.%3N)" "$*" >&2
+    kill -USR1 $$
+    exit 1
+}
+
+wait_for() { # TIMEOUT WHAT CMD...
+    local deadline=$((SECONDS + $1)) what=$2
+    shift 2
+    while [ $SECONDS -lt "$deadline" ]; do
+        if "$@" >/dev/null 2>&1; then return 0; fi
+        sleep 0.1
+    done
+    rl_fail "timed out waiting for: $what"
+}
+
+# --- the brokers and relaisd -------------------------------------------------
+
+hb_certs "$T/certs" "$GW"
+hb_start hospital
+BROKER_PORT=$(rl_free_port)
+rl_broker_render "$T/broker" "$BROKER_PORT"
+for u in relaisd pillbox-1 vitals-1 tablet-1; do rl_broker_user "$u"; done
+rl_broker_start
+
+# the professional's persistent session, before anything is sent (the
+# certificate listener makes the certificate's CN the client id: one session
+# per certificate; the other reads use password accounts)
+SUB="$T/hospital.out"
+hb_sub cert:hospital-had -q 1 -c -i had-desk -t "relais/gw/$GW/#" -v >"$SUB" 2>"$T/sub.err" &
+SUB_PID=$!
+RL_PIDS+=("$SUB_PID")
+sleep 0.5
+
+jq '.rules.device_silent.enabled = false' "$RELAIS_SRC/tests/scenarios/plans/base.json" >"$T/v1.json"
+RL_GATEWAY_ID=$GW rl_relaisd_conf \
+    careplan.file="$T/v1.json" \
+    upstream.host=127.0.0.1 upstream.port="$HB_CERT_PORT" upstream.tls=true \
+    upstream.ca_file="$HB_CA" upstream.cert_file="$HB_GW_CERT" upstream.key_file="$HB_GW_KEY" \
+    upstream.reconnect_min_ms=100 upstream.reconnect_max_ms=1000 upstream.status_interval_s=2
+rl_relaisd_start --test-clock "$TC0"
+wait_for 15 "relaisd connected to the hospital broker" \
+    bash -c "[ \"\$(\"$RELAISCTL\" -c \"$T/relaisd.conf\" --json status | jq -r .upstream.connected)\" = true ]"
+
+clock_s() { echo $(($(rl_ctl --json clock | jq -r .wall_ms) / 1000)); }
+
+SEQ=0
+pub() { # DEVICE BODY
+    SEQ=$((SEQ + 1))
+    rl_ack_session "$1"
+    rl_pub "$1" "$SEQ" -m "$2"
+    local ack
+    ack=$(rl_wait_ack "$1" "$SEQ" 10) || rl_fail "no ack for $1 pack $SEQ"
+    rl_expect_match "ack of $1/$SEQ" "$ack" '"status":"stored"'
+}
+
+# --- 1. telemetry and an alert --------------------------------------------
+
+T0=$(clock_s)
+pub vitals-1 "[{\"bn\":\"urn:dev:relais:vitals-1:\",\"bt\":$T0,\"n\":\"temp\",\"u\":\"Cel\",\"v\":37.1},
+ {\"n\":\"spo2\",\"u\":\"%\",\"v\":97},{\"n\":\"hr\",\"u\":\"beat/min\",\"v\":72},
+ {\"n\":\"bp_sys\",\"u\":\"mmHg\",\"v\":128},{\"n\":\"bp_dia\",\"u\":\"mmHg\",\"v\":81},
+ {\"n\":\"weight\",\"u\":\"kg\",\"v\":99.5},{\"n\":\"resp\",\"u\":\"1/min\",\"v\":16},
+ {\"n\":\"steps\",\"u\":\"count\",\"v\":1200},{\"n\":\"battery\",\"u\":\"%EL\",\"v\":83},
+ {\"n\":\"skin_temp\",\"u\":\"Cel\",\"v\":33.2}]"
+pub pillbox-1 "[{\"bn\":\"urn:dev:relais:pillbox-1:\",\"bt\":$((T0 + 600)),\"n\":\"dose\",\"vs\":\"am\"},{\"n\":\"lid\",\"vb\":true}]"
+pub tablet-1 "[{\"bn\":\"urn:dev:relais:tablet-1:\",\"bt\":$T0,\"n\":\"pro_nausea\",\"v\":1}]"
+pub vitals-1 "[{\"bn\":\"urn:dev:relais:vitals-1:\",\"bt\":$((T0 + 60)),\"n\":\"temp\",\"u\":\"Cel\",\"v\":39.2}]"
+
+obs_msgs() { grep -c "^relais/gw/$GW/obs/$PATIENT " "$SUB" || true; }
+alert_msgs() { grep -c "^relais/gw/$GW/alert/had " "$SUB" || true; }
+outbox_rows() { rl_sqlite "SELECT count(*) FROM outbox"; }
+wait_for 20 "the alert on relais/gw/$GW/alert/had" bash -c "grep -q '^relais/gw/$GW/alert/had ' '$SUB'"
+wait_for 20 "the outbox to empty" bash -c "[ \"\$(sqlite3 -readonly '$T/data/relais.db' 'SELECT count(*) FROM outbox')\" = 0 ]"
+sleep 0.5
+
+# every message's body, one JSON per line, by kind
+grep "^relais/gw/$GW/obs/$PATIENT " "$SUB" | cut -d' ' -f2- >"$T/obs.jsonl"
+grep "^relais/gw/$GW/alert/had " "$SUB" | cut -d' ' -f2- >"$T/alert.jsonl"
+[ -s "$T/obs.jsonl" ] || rl_fail "no telemetry Bundle on relais/gw/$GW/obs/$PATIENT"
+rl_log "$(wc -l <"$T/obs.jsonl") telemetry Bundles, $(wc -l <"$T/alert.jsonl") alert Bundles"
+
+node "$VALIDATE" <"$T/obs.jsonl" >"$T/validate-obs.out" 2>&1 ||
+    { cat "$T/validate-obs.out"; rl_fail "telemetry is not valid FHIR R4"; }
+node "$VALIDATE" <"$T/alert.jsonl" >"$T/validate-alert.out" 2>&1 ||
+    { cat "$T/validate-alert.out"; rl_fail "an alert Bundle is not valid FHIR R4"; }
+rl_log "ok: the validator accepts every resource ($(grep -c '^OK' "$T/validate-obs.out") + $(grep -c '^OK' "$T/validate-alert.out"))"
+
+ENTRIES="$T/entries.json"
+jq -s '[.[] | select(.type == "transaction") | .entry[]]' "$T/obs.jsonl" >"$ENTRIES"
+jq -e 'length > 0' "$ENTRIES" >/dev/null || rl_fail "no transaction Bundle"
+count_code() { jq --arg c "$1" '[.[] | .resource | select(.code.coding[]?.code == $c)] | length' "$ENTRIES"; }
+for code in 8310-5 59408-5 8867-4 85354-9 29463-7 9279-1 41950-7; do
+    [ "$(count_code "$code")" -ge 1 ] || rl_fail "no Observation with LOINC $code"
+done
+rl_log "ok: Observations for temp, spo2, hr, BP panel, weight, resp, steps"
+jq -e '[.[] | .resource | select(.code.coding[]?.code == "85354-9") | .component[].code.coding[0].code] | sort == ["8462-4", "8480-6"]' \
+    "$ENTRIES" >/dev/null || rl_fail "the BP panel does not hold 8480-6 and 8462-4"
+jq -e '[.[] | .resource | select(.code.coding[]?.code == "8310-5") | .valueQuantity | select(.system == "http://unitsofmeasure.org" and .code == "Cel")] | length == 2' \
+    "$ENTRIES" >/dev/null || rl_fail "the two temperatures are not in UCUM Cel"
+jq -e '[.[] | .resource | select(.resourceType == "MedicationAdministration" and .status == "completed")] | length == 1' \
+    "$ENTRIES" >/dev/null || rl_fail "no completed MedicationAdministration for the dose"
+jq -e '[.[] | select(.request.method == "POST" and (.request.ifNoneExist | startswith("identifier=")))] | length == ([.[] | select(.request.method == "POST")] | length)' \
+    "$ENTRIES" >/dev/null || rl_fail "a POST without conditional create"
+jq -e '[.[] | .resource.identifier[0].value] | (length == (unique | length))' "$ENTRIES" >/dev/null ||
+    rl_fail "two resources share an identifier"
+jq -e '[.[] | select(.resource.subject) | .resource.subject.identifier.value] | unique == ["p-7f3a"]' \
+    "$ENTRIES" >/dev/null || rl_fail "the subject is not the patient's pseudonym"
+rl_log "ok: LOINC/UCUM, BP panel, dose, conditional create, identifiers, subject"
+
+# the alert: a message Bundle with MessageHeader first, the alert's id
+ALERT=$(rl_ctl --json alerts --all | jq -r '[.[] | select(.rule == "fever")] | last | .id')
+[ -n "$ALERT" ] && [ "$ALERT" != null ] || rl_fail "no fever alert in relaisctl"
+jq -e --arg id "$ALERT" 'select(.type == "message") | .entry[0].resource.resourceType == "MessageHeader" and ([.entry[].resource | select(.identifier[0].value == $id)] | length >= 1)' \
+    "$T/alert.jsonl" >/dev/null || rl_fail "the alert Bundle does not carry MessageHeader and alert $ALERT"
+jq -e 'select(.type == "message") | [.entry[].resource | select(.resourceType == "DetectedIssue") | .severity] == ["high"]' \
+    "$T/alert.jsonl" >/dev/null || rl_fail "the alert is not severity high"
+rl_log "ok: alert $ALERT as a message Bundle (MessageHeader, DetectedIssue high)"
+[ "$(rl_sqlite "SELECT count(*) FROM packs WHERE forwarded_ms IS NULL")" = 0 ] ||
+    rl_fail "packs without forwarded_ms"
+[ "$(rl_sqlite "SELECT count(*) FROM alert_events WHERE notify = 1 AND forwarded_ms IS NULL")" = 0 ] ||
+    rl_fail "alert notifications without forwarded_ms"
+
+# --- 2. the retained status ------------------------------------------------
+
+status_fresh() {
+    STATUS=$(hb_sub pw:hospital-careplan -t "relais/gw/$GW/status" -C 1 -W 10) || return 1
+    jq -e '.devices[] | select(.id == "vitals-1") | .battery == 83' <<<"$STATUS" >/dev/null
+}
+wait_for 15 "a status showing vitals-1's battery" status_fresh
+STATUS=$(hb_sub pw:hospital-careplan -t "relais/gw/$GW/status" -C 1 -W 10) || rl_fail "no retained status"
+rl_log "status: $STATUS"
+jq -e '.state == "online" and .queue.alert == 0 and .queue.vitals == 0 and (.devices | length >= 3)
+    and (.devices[] | select(.id == "vitals-1") | .battery == 83) and .clock.test_clock == true
+    and (.uptime_s >= 0) and (.version | length > 0) and has("drops") and has("oldest_unsent_s")' \
+    <<<"$STATUS" >/dev/null || rl_fail "the status lacks a field"
+rl_log "ok: retained status"
+
+# --- 3. care plans from the hospital --------------------------------------
+
+RESULTS="$T/careplan-results.out"
+hb_sub pw:hospital-coord -q 1 -t "relais/gw/$GW/careplan/result" -t "relais/gw/$GW/alert/ack/result" -v >"$RESULTS" 2>/dev/null &
+RL_PIDS+=("$!")
+sleep 0.5
+jq '.version = 2 | .rules.clear_after_min = 45' "$T/v1.json" >"$T/v2.json"
+hb_pub pw:hospital-careplan -q 1 -r -t "relais/gw/$GW/careplan" -f "$T/v2.json"
+wait_for 10 "careplan v2 applied" grep -q '"version":2,"status":"applied"' "$RESULTS"
+[ "$(rl_ctl --json careplan | jq -r .version)" = 2 ] || rl_fail "relaisd does not run plan v2"
+jq '.version = 3 | .rules.fever.high = 45' "$T/v1.json" >"$T/v3-bad.json"
+hb_pub pw:hospital-careplan -q 1 -r -t "relais/gw/$GW/careplan" -f "$T/v3-bad.json"
+wait_for 10 "careplan v3 rejected" grep -q '"version":3,"status":"rejected"' "$RESULTS"
+grep '"version":3' "$RESULTS" | grep -q 'rules.fever.high' || rl_fail "the rejection does not name rules.fever.high"
+[ "$(rl_ctl --json careplan | jq -r .version)" = 2 ] || rl_fail "the bad plan replaced v2"
+hb_pub pw:hospital-careplan -q 1 -t "relais/gw/$GW/careplan" -m '{"version": 4, "patient": ' 
+wait_for 10 "broken JSON rejected" grep -q '"status":"rejected","error":"[^"]*' "$RESULTS"
+kill -0 "$RELAISD_PID" || rl_fail "relaisd died on a bad care plan"
+rl_log "ok: care plans from the hospital: v2 applied, v3 rejected (rules.fever.high), broken JSON rejected"
+
+# --- 4. acknowledgements ---------------------------------------------------
+
+ack() { hb_pub cert:hospital-had -q 1 -t "relais/gw/$GW/alert/ack" -m "$1"; }
+ack "{\"alert\":\"$ALERT\",\"action\":\"ack\",\"by\":\"dr.martin@had\",\"at\":\"2026-11-23T06:05:00Z\"}"
+wait_for 10 "ack applied" grep -q "\"alert\":\"$ALERT\",\"action\":\"ack\",\"by\":\"dr.martin@had\",\"status\":\"done\"" "$RESULTS"
+[ "$(rl_ctl --json alert "$ALERT" | jq -r .acked_by)" = dr.martin@had ] || rl_fail "the alert is not acknowledged by dr.martin@had"
+ack '{"alert":"gw1-999","action":"ack","by":"dr.martin","at":"2026-11-23T06:05:00Z"}'
+wait_for 10 "unknown alert answered" grep -q '"alert":"gw1-999".*"status":"rejected","error":"alert: no such alert"' "$RESULTS"
+ack "{\"alert\":\"$ALERT\",\"action\":\"delete\",\"by\":\"dr.martin\",\"at\":\"2026-11-23T06:05:00Z\"}"
+wait_for 10 "bad action answered" grep -q 'action: must be' "$RESULTS"
+ack "{\"alert\":\"$ALERT\",\"action\":\"resolve\",\"by\":\"dr.martin\",\"at\":\"2026-11-23T06:05:00Z\",\"x\":\"1\"}"
+wait_for 10 "unknown member answered" grep -q 'x: unknown member' "$RESULTS"
+ack 'not json'
+wait_for 10 "not JSON answered" grep -q 'not a JSON object' "$RESULTS"
+ack "{\"alert\":\"$ALERT\",\"action\":\"resolve\",\"by\":\"bad name with spaces\",\"at\":\"2026-11-23T06:05:00Z\"}"
+wait_for 10 "bad name answered" bash -c "grep -c '\"status\":\"rejected\"' '$RESULTS' | grep -q '^[6-9]'"
+ack "{\"alert\":\"$ALERT\",\"action\":\"resolve\",\"by\":\"dr.martin\",\"at\":\"2026-11-23T06:10:00Z\"}"
+wait_for 10 "resolve applied" grep -q '"action":"resolve","by":"dr.martin","status":"done"' "$RESULTS"
+[ "$(rl_ctl --json alert "$ALERT" | jq -r .state)" = resolved ] || rl_fail "the alert is not resolved"
+[ "$(rl_sqlite "SELECT count(*) FROM audit WHERE kind = 'intake.rejected'")" -ge 5 ] ||
+    rl_fail "the bad inputs were not audited"
+kill -0 "$RELAISD_PID" || rl_fail "relaisd died on a bad acknowledgement"
+rl_log "ok: acknowledgements applied by name, bad ones answered and audited"
+
+# --- 5. TLS refusals ---------------------------------------------------------
+
+connects() { rl_ctl --json status | jq -r '.upstream.connected'; }
+refused_for() { # WHAT: relaisd stays disconnected for 3 s and logs why
+    local deadline=$((SECONDS + 3))
+    while [ $SECONDS -lt "$deadline" ]; do
+        [ "$(connects)" = false ] || rl_fail "$1: relaisd connected"
+        sleep 0.2
+    done
+}
+# another CA's server certificate: refused by relaisd (the CA is pinned)
+hb_start_with_server_cert "$HB_WRONG_SERVER_CERT" "$HB_WRONG_SERVER_KEY"
+wait_for 10 "relaisd to notice the broker left" bash -c "[ \"\$(\"$RELAISCTL\" -c \"$T/relaisd.conf\" --json status | jq -r .upstream.connected)\" = false ]"
+refused_for "a server certificate from another CA"
+pub vitals-1 "[{\"bn\":\"urn:dev:relais:vitals-1:\",\"bt\":$((T0 + 120)),\"n\":\"hr\",\"u\":\"beat/min\",\"v\":70}]"
+refused_for "a server certificate from another CA"
+[ "$(outbox_rows)" -ge 1 ] || rl_fail "the reading did not wait in the outbox"
+grep -q "certificate verify failed" "$T/relaisd.log" || rl_fail "relaisd did not log the certificate failure"
+rl_log "ok: a server certificate from another CA refused (outbox keeps $(outbox_rows) rows)"
+# an expired server certificate: refused
+hb_start_with_server_cert "$HB_SERVER_EXPIRED_CERT" "$HB_SERVER_EXPIRED_KEY"
+refused_for "an expired server certificate"
+rl_log "ok: an expired server certificate refused"
+# the right certificate again: what waited is delivered
+before=$(obs_msgs)
+hb_start_with_server_cert "$HB_SERVER_CERT" "$HB_SERVER_KEY"
+wait_for 20 "the waiting reading delivered" bash -c "[ \"\$(sqlite3 -readonly '$T/data/relais.db' 'SELECT count(*) FROM outbox')\" = 0 ]"
+rl_log "ok: delivered after the broker came back with its right certificate"
+# an expired gateway certificate: the broker refuses relaisd
+rl_relaisd_stop
+RL_GATEWAY_ID=$GW rl_relaisd_conf \
+    careplan.file="$T/v1.json" \
+    upstream.host=127.0.0.1 upstream.port="$HB_CERT_PORT" upstream.tls=true \
+    upstream.ca_file="$HB_CA" upstream.cert_file="$HB_GW_EXPIRED_CERT" upstream.key_file="$HB_GW_EXPIRED_KEY" \
+    upstream.reconnect_min_ms=100 upstream.reconnect_max_ms=1000
+rl_relaisd_start --test-clock "$TC0"
+refused_for "an expired gateway certificate"
+grep -qi "expired" "$HB_LOG" || rl_log "note: the broker's log does not say 'expired'"
+rl_log "ok: an expired gateway certificate refused by the hospital broker"
+
+# --- 6. offline status on stop ---------------------------------------------
+rl_relaisd_stop
+RL_GATEWAY_ID=$GW rl_relaisd_conf \
+    careplan.file="$T/v1.json" \
+    upstream.host=127.0.0.1 upstream.port="$HB_CERT_PORT" upstream.tls=true \
+    upstream.ca_file="$HB_CA" upstream.cert_file="$HB_GW_CERT" upstream.key_file="$HB_GW_KEY" \
+    upstream.reconnect_min_ms=100 upstream.reconnect_max_ms=1000
+rl_relaisd_start --test-clock "$TC0"
+wait_for 15 "reconnected" bash -c "[ \"\$(\"$RELAISCTL\" -c \"$T/relaisd.conf\" --json status | jq -r .upstream.connected)\" = true ]"
+rl_relaisd_stop
+STATUS=$(hb_sub pw:hospital-careplan -t "relais/gw/$GW/status" -C 1 -W 10) || rl_fail "no retained status"
+jq -e '.state == "offline"' <<<"$STATUS" >/dev/null || rl_fail "status after SIGTERM: $STATUS"
+rl_log "ok: offline status after SIGTERM"
+rl_log "PASS"
