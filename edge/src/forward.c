@@ -189,9 +189,24 @@ static int pack_cb(const struct relais_stored_pack *p, const struct relais_store
                 has_battery = true;
                 battery = recs[i].value;
             }
+        /* one Device per transaction: a later pack's status replaces an
+         * earlier one's (two PUTs of one resource make a bad transaction) */
+        size_t before = json_array_size(b->entries);
         int rc =
             relais_fhir_device_entry(b->entries, b->f->gateway, p->device, d ? d->kind : "device",
                                      patient, has_battery, battery, p->received_ms);
+        if (rc > 0 && json_array_size(b->entries) == before + 1) {
+            const char *url =
+                json_string_value(json_object_get(json_array_get(b->entries, before), "fullUrl"));
+            for (size_t i = 0; url && i < before; i++) {
+                const char *u =
+                    json_string_value(json_object_get(json_array_get(b->entries, i), "fullUrl"));
+                if (u && strcmp(u, url) == 0) {
+                    json_array_remove(b->entries, i);
+                    break;
+                }
+            }
+        }
         c->added = rc < 0 ? rc : 1;
         return RELAIS_OK;
     }

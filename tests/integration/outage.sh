@@ -41,6 +41,7 @@ wait_for() { # TIMEOUT WHAT CMD...
     done
     rl_fail "timed out waiting for: $what"
 }
+calc() { awk "BEGIN { printf \"%.${2:-2}f\", $1 }"; } # EXPR [DECIMALS]
 upstream() { rl_ctl --json status | jq -r ".upstream.$1"; }
 connected() { [ "$(upstream connected)" = true ]; }
 disconnected() { [ "$(upstream connected)" = false ]; }
@@ -137,7 +138,7 @@ DESAT_ARRIVED=$(date +%s.%N)
 wait_for 180 "the backlog drained" outbox_empty
 DRAIN_T1=$(date +%s.%N)
 sleep 1
-rl_log "drain: $BACKLOG rows in $(echo "$DRAIN_T1 - $DRAIN_T0" | bc) s; the desaturation alert arrived $(echo "($DESAT_ARRIVED - $RAISED_AT) * 1000" | bc | cut -d. -f1) ms after its reading was acknowledged (polled)"
+rl_log "drain: $BACKLOG rows in $(calc "$DRAIN_T1 - $DRAIN_T0") s; the desaturation alert arrived $(calc "($DESAT_ARRIVED - $RAISED_AT) * 1000" 0) ms after its reading was acknowledged (polled)"
 
 tail -n +$((LINES0 + 1)) "$SUB" | nl -ba >"$T/drain.lines"
 first_obs=$(grep -m1 -P "^\s*\d+\trelais/gw/$GW/obs/" "$T/drain.lines" | awk '{print $1}')
@@ -168,6 +169,26 @@ grep "^relais/gw/$GW/obs/" "$SUB" | cut -d' ' -f2- |
     sort -u >"$T/missed.ids"
 [ "$(wc -l <"$T/missed.ids")" -eq "$MISSED" ] || rl_fail "$(wc -l <"$T/missed.ids") not-done for $MISSED missed doses"
 rl_log "ok: all $OBS readings and $MISSED missed doses arrived ($(wc -l <"$T/ids.all") Observations received)"
+
+# --- benchmark (tools/bench/uplink-drain.sh): the same messages from a plain
+# publisher, the baseline of the drain rate -----------------------------------
+if [ "${OUTAGE_BENCH:-0}" = 1 ]; then
+    rl_relaisd_stop
+    grep "^relais/gw/$GW/obs/" "$SUB" | cut -d' ' -f2- >"$T/bundles.txt"
+    MSGS=$(wc -l <"$T/bundles.txt")
+    B0=$(date +%s.%N)
+    hb_pub pw:"$GW" -q 1 -i "$GW" -t "relais/gw/$GW/bench" -l <"$T/bundles.txt" ||
+        rl_fail "the baseline publisher failed"
+    B1=$(date +%s.%N)
+    DRAIN_S=$(calc "$DRAIN_T1 - $DRAIN_T0")
+    BASE_S=$(calc "$B1 - $B0")
+    printf 'BENCH readings=%s messages=%s drain_s=%s drain_readings_per_s=%s baseline_s=%s baseline_readings_per_s=%s ratio=%s alert_latency_ms=%s\n' \
+        "$OBS" "$MSGS" "$DRAIN_S" "$(calc "$OBS / $DRAIN_S" 0)" "$BASE_S" \
+        "$(calc "$OBS / $BASE_S" 0)" "$(calc "$BASE_S / $DRAIN_S")" \
+        "$(calc "($DESAT_ARRIVED - $RAISED_AT) * 1000" 0)"
+    rl_log "PASS (benchmark)"
+    exit 0
+fi
 
 # --- 3. SIGKILL during the drain ---------------------------------------------
 

@@ -141,7 +141,9 @@ jq -e '[.[] | .resource.identifier[0].value] | (length == (unique | length))' "$
     rl_fail "two resources share an identifier"
 jq -e '[.[] | select(.resource.subject) | .resource.subject.identifier.value] | unique == ["p-7f3a"]' \
     "$ENTRIES" >/dev/null || rl_fail "the subject is not the patient's pseudonym"
-rl_log "ok: LOINC/UCUM, BP panel, dose, conditional create, identifiers, subject"
+jq -e '[.[] | select(.request.method == "PUT" and (.request.url | startswith("Device?identifier="))) | .resource | select(.resourceType == "Device")] | length >= 1' \
+    "$ENTRIES" >/dev/null || rl_fail "no Device (conditional update) for the device status"
+rl_log "ok: LOINC/UCUM, BP panel, dose, Device, conditional create, identifiers, subject"
 
 # the alert: a message Bundle with MessageHeader first, the alert's id
 ALERT=$(rl_ctl --json alerts --all | jq -r '[.[] | select(.rule == "fever")] | last | .id')
@@ -214,6 +216,45 @@ wait_for 10 "resolve applied" grep -q '"action":"resolve","by":"dr.martin","stat
     rl_fail "the bad inputs were not audited"
 kill -0 "$RELAISD_PID" || rl_fail "relaisd died on a bad acknowledgement"
 rl_log "ok: acknowledgements applied by name, bad ones answered and audited"
+
+# --- 4b. a stalled broker, a message too large: dead letter ------------------
+
+sighup_with() { # KEY=VALUE...: rewrite the config and reload
+    local before
+    before=$(rl_status_field config.reloads)
+    RL_GATEWAY_ID=$GW rl_relaisd_conf \
+        careplan.file="$T/v2.json" \
+        upstream.host=127.0.0.1 upstream.port="$HB_CERT_PORT" upstream.tls=true \
+        upstream.ca_file="$HB_CA" upstream.cert_file="$HB_GW_CERT" upstream.key_file="$HB_GW_KEY" \
+        upstream.reconnect_min_ms=100 upstream.reconnect_max_ms=1000 upstream.status_interval_s=2 "$@"
+    kill -HUP "$RELAISD_PID"
+    wait_for 10 "the reload" bash -c "[ \"\$(\"$RELAISCTL\" -c \"$T/relaisd.conf\" --json status | jq -r .config.reloads)\" -gt $before ]"
+}
+sighup_with upstream.stall_s=2
+wait_for 15 "reconnected after the reload" bash -c "[ \"\$(\"$RELAISCTL\" -c \"$T/relaisd.conf\" --json status | jq -r .upstream.connected)\" = true ]"
+kill -STOP "$HB_PID"
+pub vitals-1 "[{\"bn\":\"urn:dev:relais:vitals-1:\",\"bt\":$((T0 + 100)),\"n\":\"hr\",\"u\":\"beat/min\",\"v\":71}]"
+wait_for 15 "the stall detector" bash -c "[ \"\$(\"$RELAISCTL\" -c \"$T/relaisd.conf\" --json status | jq -r .upstream.stalls)\" -ge 1 ]"
+kill -CONT "$HB_PID"
+wait_for 30 "the stalled reading delivered" bash -c "[ \"\$(sqlite3 -readonly '$T/data/relais.db' 'SELECT count(*) FROM outbox')\" = 0 ]"
+grep -q "no PUBACK for 2 s" "$T/relaisd.log" || rl_fail "the stall is not logged"
+rl_log "ok: a stalled hospital broker: connection dropped, made again, the reading delivered"
+
+sighup_with upstream.max_message_kb=4
+wait_for 15 "reconnected after the reload" bash -c "[ \"\$(\"$RELAISCTL\" -c \"$T/relaisd.conf\" --json status | jq -r .upstream.connected)\" = true ]"
+BIG="[{\"bn\":\"urn:dev:relais:vitals-1:\",\"bt\":$((T0 + 200)),\"n\":\"hr\",\"u\":\"beat/min\",\"v\":70}"
+for i in $(seq 1 40); do BIG="$BIG,{\"n\":\"hr\",\"u\":\"beat/min\",\"v\":70,\"t\":$i}"; done
+pub vitals-1 "$BIG]"
+wait_for 15 "the dead letter" bash -c "[ \"\$(sqlite3 -readonly '$T/data/relais.db' 'SELECT count(*) FROM dead_letters')\" -ge 1 ]"
+REASON=$(rl_sqlite "SELECT reason FROM dead_letters ORDER BY id DESC LIMIT 1")
+rl_expect_match "dead letter reason" "$REASON" "exceeds \\[upstream\\] max_message_kb"
+[ "$(rl_sqlite "SELECT count(*) FROM dead_letters WHERE body IS NOT NULL AND topic = 'relais/gw/$GW/obs/$PATIENT'")" -ge 1 ] ||
+    rl_fail "the dead letter does not keep its message"
+[ "$(rl_sqlite "SELECT count(*) FROM audit WHERE kind = 'forward.dead_letter'")" -ge 1 ] || rl_fail "the dead letter is not audited"
+rl_ctl --json status | jq -e '.upstream.queue.dead_letters >= 1 and .store.drops.dead_letter >= 1' >/dev/null ||
+    rl_fail "the status does not count the dead letter"
+sighup_with
+rl_log "ok: a message too large for the hospital broker goes to the dead letters with its reason, audited and counted"
 
 # --- 5. TLS refusals ---------------------------------------------------------
 

@@ -183,6 +183,26 @@ static int cmd_status(const struct opts *o, const char *sock)
            json_string_value(json_object_get(local, "client_id")),
            (long long)jint(local, "connects"), (long long)jint(local, "disconnects"),
            (long long)jint(local, "connect_failures"));
+    json_t *up = json_object_get(st, "upstream");
+    if (json_is_object(up)) {
+        json_t *q = json_object_get(up, "queue");
+        printf("hospital      %s %s:%lld; outbox: alert %lld, adherence %lld, device %lld, vitals "
+               "%lld, dead letters %lld; %lld in flight, %lld messages acknowledged\n",
+               json_is_true(json_object_get(up, "connected")) ? "connected to" : "NOT connected to",
+               json_string_value(json_object_get(up, "host")), (long long)jint(up, "port"),
+               (long long)jint(q, "alert"), (long long)jint(q, "adherence"),
+               (long long)jint(q, "device"), (long long)jint(q, "vitals"),
+               (long long)jint(q, "dead_letters"), (long long)jint(up, "in_flight"),
+               (long long)jint(up, "acked"));
+        printf(
+            "              care plans from the hospital: %lld applied, %lld rejected; acks: %lld "
+            "applied, %lld rejected; %lld stalls\n",
+            (long long)jint(up, "plans_applied"), (long long)jint(up, "plans_rejected"),
+            (long long)jint(up, "acks_applied"), (long long)jint(up, "acks_rejected"),
+            (long long)jint(up, "stalls"));
+    } else {
+        printf("hospital      no forwarding ([upstream] host is empty)\n");
+    }
     json_t *coap = json_object_get(st, "coap");
     if (json_is_object(coap)) {
         json_t *ans = json_object_get(coap, "answered");
