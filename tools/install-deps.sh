@@ -13,7 +13,7 @@ libmbedtls-dev
 sqlite3 libsqlite3-dev
 libjansson-dev libcbor-dev libinih-dev
 libcmocka-dev libsystemd-dev
-libfaketime procps jq tzdata
+libfaketime procps jq tzdata openssl ca-certificates
 "
 
 missing=""
@@ -37,8 +37,18 @@ else
     $SUDO apt-get install -y -q --no-install-recommends $missing
 fi
 
-# Node.js packages for the tests only (node and npm come with the system):
-# the independent FHIR R4 validator, pinned by its package-lock.json.
+# Node.js for the tests only (node and npm come with the machine;
+# Debian's own nodejs and npm when they do not).
+if ! command -v npm >/dev/null 2>&1; then
+    echo "install-deps: installing nodejs npm"
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -q
+    $SUDO apt-get install -y -q --no-install-recommends nodejs npm
+fi
+# The npm packages: the independent FHIR R4 validator, pinned by its
+# package-lock.json.
 FHIR_VALIDATE="$(cd "$(dirname "$0")" && pwd)/fhir-validate"
 if [ -d "$FHIR_VALIDATE/node_modules/fhir" ]; then
     echo "install-deps: tools/fhir-validate is installed"
