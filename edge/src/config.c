@@ -473,6 +473,18 @@ int relais_config_load(struct relais_config *cfg, const char *path, struct relai
             goto out;
         }
     }
+    /* keys that only make sense together */
+    if (cfg->upstream_host && cfg->upstream_host[0] && cfg->upstream_tls &&
+        !(cfg->upstream_ca_file && cfg->upstream_ca_file[0])) {
+        fail(&pc, 0, "upstream", "ca_file",
+             "required with tls = true: the hospital broker's CA must be pinned");
+        goto out;
+    }
+    if (cfg->upstream_cert_file && cfg->upstream_cert_file[0] &&
+        !(cfg->upstream_key_file && cfg->upstream_key_file[0])) {
+        fail(&pc, 0, "upstream", "key_file", "required with cert_file");
+        goto out;
+    }
     rc = RELAIS_OK;
 out:
     if (pc.fp) fclose(pc.fp);

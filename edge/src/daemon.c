@@ -284,8 +284,7 @@ static bool kernel_clock_unsynced(void)
 static void rules_run(struct daemon *d)
 {
     relais_ingest_flush(d->ingest); /* commits the open batch: the store is the rules' now */
-    relais_engine_set_condition(d->engine, RELAIS_RULE_STORE_BUSY,
-                                relais_store_over_quota(d->store),
+    relais_engine_set_condition(d->engine, RELAIS_RULE_STORE_BUSY, relais_store_busy(d->store),
                                 "the store is over its quota: devices are told busy");
     bool unsynced =
         d->test_clock ? d->tc.unsynced : d->cfg.rules_clock_check && kernel_clock_unsynced();
@@ -351,6 +350,7 @@ static void housekeep_cb(struct relais_timer *t)
         if (r.nothing_left && !d->housekeep_nothing_left)
             log_error("store", "over quota with nothing left to evict: devices are told busy");
         d->housekeep_nothing_left = r.nothing_left;
+        relais_store_set_evictable(d->store, !r.nothing_left);
         if (r.more) next = 50;
         if (r.pruned || r.downsampled || r.evicted || r.outbox_dropped) {
             relais_loop_timer_arm(d->loop, &d->rules_timer, 0); /* store_busy may clear */
@@ -496,10 +496,10 @@ static json_t *status_json(struct daemon *d)
         (json_int_t)ls.connect_failures, "received", (json_int_t)ls.received, "acks_published",
         (json_int_t)ls.published, "acks_unconfirmed", (json_int_t)ls.unacked);
     json_t *store = json_pack(
-        "{s:s, s:I, s:I, s:b, s:b, s:I}", "path", d->db_path, "size_bytes", (json_int_t)size,
+        "{s:s, s:I, s:I, s:b, s:b, s:b, s:I}", "path", d->db_path, "size_bytes", (json_int_t)size,
         "quota_bytes", (json_int_t)((uint64_t)d->cfg.store_quota_mb << 20), "over_quota",
-        relais_store_over_quota(d->store), "nothing_to_evict", d->housekeep_nothing_left,
-        "housekeeping_runs", (json_int_t)d->housekeep_runs);
+        relais_store_over_quota(d->store), "busy", relais_store_busy(d->store), "nothing_to_evict",
+        d->housekeep_nothing_left, "housekeeping_runs", (json_int_t)d->housekeep_runs);
     json_t *drops = json_object();
     relais_store_foreach_drop(d->store, status_drop_cb, drops);
     json_object_set_new(store, "drops", drops);
@@ -604,6 +604,10 @@ static void hospital_flush(void *ud)
 
 static int forward_start(struct daemon *d)
 {
+    if (d->cfg.upstream_tls && d->cfg.upstream_key_file && d->cfg.upstream_key_file[0]) {
+        int rc = relais_secret_check(d->cfg.upstream_key_file);
+        if (rc) return rc;
+    }
     struct relais_forward_opts fo;
     forward_opts(&d->cfg, &fo);
     const struct relais_forward_cbs cbs = {hospital_status, hospital_intake, hospital_flush};
@@ -912,7 +916,12 @@ static void reload(struct daemon *d)
         } else if (d->fwd) {
             struct relais_forward_opts fo;
             forward_opts(&d->cfg, &fo);
-            relais_forward_reconfigure(d->fwd, &fo);
+            if (d->cfg.upstream_tls && d->cfg.upstream_key_file && d->cfg.upstream_key_file[0] &&
+                relais_secret_check(d->cfg.upstream_key_file))
+                log_error("relaisd", "[upstream] key_file refused: the hospital link keeps its "
+                                     "previous settings");
+            else
+                relais_forward_reconfigure(d->fwd, &fo);
         } else if (want && forward_start(d)) {
             log_error("relaisd", "forwarding could not start");
         }

@@ -707,81 +707,13 @@ static void on_careplan(struct relais_forward *f, const struct relais_mqtt_msg *
     f->status_dirty = true;
 }
 
-/* {"alert":"<id>","action":"ack"|"resolve","by":"<professional>","at":"<ISO 8601>"} */
-static int parse_ack(const struct relais_mqtt_msg *m, char *alert, size_t acap,
-                     enum relais_alert_action *act, char *by, size_t bcap, char *err, size_t ecap)
-{
-    if (m->len == 0 || m->len > 4096) {
-        snprintf(err, ecap, "body must be a JSON object of at most 4096 bytes");
-        return RELAIS_EINVAL;
-    }
-    json_error_t je;
-    json_t *o = json_loadb(m->payload, m->len, JSON_REJECT_DUPLICATES, &je);
-    if (!o || !json_is_object(o)) {
-        snprintf(err, ecap, "not a JSON object%s%s", o ? "" : ": ", o ? "" : je.text);
-        json_decref(o);
-        return RELAIS_EINVAL;
-    }
-    const char *key;
-    json_t *v;
-    int rc = RELAIS_OK;
-    json_object_foreach(o, key, v)
-    {
-        if (strcmp(key, "alert") && strcmp(key, "action") && strcmp(key, "by") &&
-            strcmp(key, "at")) {
-            snprintf(err, ecap, "%.64s: unknown member", key);
-            rc = RELAIS_EINVAL;
-            break;
-        }
-        if (!json_is_string(v)) {
-            snprintf(err, ecap, "%s: must be a string", key);
-            rc = RELAIS_EINVAL;
-            break;
-        }
-    }
-    const char *a = json_string_value(json_object_get(o, "alert"));
-    const char *ac = json_string_value(json_object_get(o, "action"));
-    const char *b = json_string_value(json_object_get(o, "by"));
-    const char *at = json_string_value(json_object_get(o, "at"));
-    if (!rc && (!a || !a[0] || strlen(a) >= acap)) {
-        snprintf(err, ecap, "alert: missing or longer than %zu", acap - 1);
-        rc = RELAIS_EINVAL;
-    }
-    if (!rc && (!ac || (strcmp(ac, "ack") && strcmp(ac, "resolve")))) {
-        snprintf(err, ecap, "action: must be \"ack\" or \"resolve\"");
-        rc = RELAIS_EINVAL;
-    }
-    if (!rc && (!b || strlen(b) >= bcap)) {
-        snprintf(err, ecap, "by: missing or longer than %zu", bcap - 1);
-        rc = RELAIS_EINVAL;
-    }
-    if (!rc && at) {
-        int y, mo, d, h, mi;
-        double sec;
-        if (sscanf(at, "%4d-%2d-%2dT%2d:%2d:%lf", &y, &mo, &d, &h, &mi, &sec) != 6 || mo < 1 ||
-            mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec < 0 || sec >= 61) {
-            snprintf(err, ecap, "at: not an ISO 8601 date and time");
-            rc = RELAIS_EINVAL;
-        }
-    } else if (!rc) {
-        snprintf(err, ecap, "at: missing");
-        rc = RELAIS_EINVAL;
-    }
-    if (!rc) {
-        snprintf(alert, acap, "%s", a);
-        snprintf(by, bcap, "%s", b);
-        *act = strcmp(ac, "ack") == 0 ? RELAIS_ACT_ACK : RELAIS_ACT_RESOLVE;
-    }
-    json_decref(o);
-    return rc;
-}
-
 static void on_ack(struct relais_forward *f, const struct relais_mqtt_msg *m)
 {
     char topic[128], alert[RELAIS_ALERT_ID_MAX + 1] = "", by[65] = "", err[256] = "";
     snprintf(topic, sizeof topic, "%s/result", f->topic_ack);
-    enum relais_alert_action act = RELAIS_ACT_ACK;
-    int rc = parse_ack(m, alert, sizeof alert, &act, by, sizeof by, err, sizeof err);
+    int act = RELAIS_ACT_ACK;
+    int rc = relais_forward_parse_ack(m->payload, m->len, alert, sizeof alert, &act, by, sizeof by,
+                                      err, sizeof err);
     if (rc) {
         intake_refused(f, "alert/ack", err);
         f->stats.acks_rejected++;
@@ -789,7 +721,8 @@ static void on_ack(struct relais_forward *f, const struct relais_mqtt_msg *m)
         return;
     }
     flush(f);
-    rc = relais_engine_act(f->engine, alert, act, by, NULL, err, sizeof err);
+    rc = relais_engine_act(f->engine, alert, (enum relais_alert_action)act, by, NULL, err,
+                           sizeof err);
     const char *action = act == RELAIS_ACT_ACK ? "ack" : "resolve";
     if (rc == RELAIS_OK) {
         f->stats.acks_applied++;

@@ -68,6 +68,26 @@ out:
     return rc;
 }
 
+int relais_secret_check(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        log_error("secret", "cannot stat %s: %s", path, strerror(errno));
+        return RELAIS_EIO;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        log_error("secret", "%s is not a regular file", path);
+        return RELAIS_EPERM;
+    }
+    if (st.st_mode & 077) {
+        log_error("secret",
+                  "%s is accessible to group or others (mode %04o): refusing it; chmod 600 it",
+                  path, (unsigned)(st.st_mode & 07777));
+        return RELAIS_EPERM;
+    }
+    return RELAIS_OK;
+}
+
 int relais_dir_ensure(const char *path, unsigned mode)
 {
     char tmp[4096];

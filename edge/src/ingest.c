@@ -350,7 +350,7 @@ int relais_ingest_submit(struct relais_ingest *ing, const struct relais_ingest_i
         reject(ing, in, p, err.reason, err.detail, now_ms);
         goto out;
     }
-    if (relais_store_over_quota(ing->store)) {
+    if (relais_store_busy(ing->store)) {
         make_busy(ing, p, "store_full: the store reached its quota");
         goto out;
     }

@@ -190,7 +190,8 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "  body BLOB);"
     "ALTER TABLE packs ADD COLUMN forwarded_ms INTEGER;"
     "ALTER TABLE alert_events ADD COLUMN forwarded_ms INTEGER;"
-    "CREATE TABLE drops(reason TEXT PRIMARY KEY, count INTEGER NOT NULL);",
+    "CREATE TABLE drops(reason TEXT PRIMARY KEY, count INTEGER NOT NULL);"
+    "CREATE INDEX packs_device_id ON packs(device, id);", /* a device's newest pack */
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
@@ -901,6 +902,7 @@ static int refresh_quota(struct relais_store *st)
         st->over_quota = false;
         return RELAIS_OK;
     }
+    st->last_size = size;
     bool over = size >= st->quota;
     if (over != st->over_quota)
         log_warn("store", "store %s its quota (%llu of %llu bytes)",
@@ -924,4 +926,18 @@ void relais_store_set_quota(struct relais_store *st, uint64_t quota_bytes)
 bool relais_store_over_quota(const struct relais_store *st)
 {
     return st->over_quota;
+}
+
+void relais_store_set_evictable(struct relais_store *st, bool evictable)
+{
+    st->unevictable = !evictable;
+}
+
+bool relais_store_busy(const struct relais_store *st)
+{
+    if (!st->over_quota) return false;
+    /* over the quota, housekeeping makes room within the next turns: the
+     * devices are told busy only when there is nothing left to evict, or
+     * when arrivals outrun it by an eighth of the quota */
+    return st->unevictable || st->last_size >= st->quota + st->quota / 8;
 }

@@ -52,7 +52,9 @@ struct relais_store {
     sqlite3_stmt *lazy[STORE_LAZY_MAX];
     uint64_t quota;
     bool over_quota;
-    bool outbox_on; /* write outbox rows (relais/outbox.h) */
+    bool unevictable;   /* housekeeping found nothing left to remove */
+    uint64_t last_size; /* at the last quota check */
+    bool outbox_on;     /* write outbox rows (relais/outbox.h) */
     int page_size;
     /* audit chain: last committed row, and the last row of the open txn */
     int64_t audit_id;

@@ -43,7 +43,12 @@ static const char *const sql_scan =
 static const char *const sql_get = "SELECT lane, kind, ref, key, created_ms, attempts FROM outbox"
                                    " WHERE id = ?1";
 static const char *const sql_delete = "DELETE FROM outbox WHERE id = ?1";
-static const char *const sql_pack_left = "SELECT count(*) FROM outbox WHERE kind = 1 AND ref = ?1";
+/* rows still to send, and lanes that went to the dead letters: a pack is
+ * "forwarded" (and its vitals may be pruned after the retention) only when
+ * every lane reached the hospital */
+static const char *const sql_pack_left =
+    "SELECT (SELECT count(*) FROM outbox WHERE kind = 1 AND ref = ?1)"
+    " + (SELECT count(*) FROM dead_letters WHERE kind = 1 AND ref = ?1)";
 static const char *const sql_pack_forwarded =
     "UPDATE packs SET forwarded_ms = ?2 WHERE id = ?1 AND forwarded_ms IS NULL";
 static const char *const sql_event_forwarded =
@@ -198,7 +203,7 @@ static int in_txn(struct relais_store *st, const int64_t *ids, size_t n, int64_t
                   int (*each)(struct relais_store *, int64_t, int64_t))
 {
     bool own = !relais_store_in_transaction(st);
-    int rc = own ? relais_store_begin(st) : RELAIS_OK;
+    int rc = own ? relais_store_begin(st) : store__txn_alive(st);
     for (size_t i = 0; i < n && !rc; i++)
         rc = each(st, ids[i], at_ms);
     if (own) {
@@ -226,8 +231,9 @@ int relais_store_outbox_failed(struct relais_store *st, const int64_t *ids, size
 int relais_store_outbox_dead(struct relais_store *st, int64_t id, const char *reason,
                              const char *topic, const void *body, size_t len, int64_t at_ms)
 {
+    if (!reason) return RELAIS_EINVAL;
     bool own = !relais_store_in_transaction(st);
-    int rc = own ? relais_store_begin(st) : RELAIS_OK;
+    int rc = own ? relais_store_begin(st) : store__txn_alive(st);
     struct row_copy r;
     if (!rc) rc = row_get(st, id, &r);
     sqlite3_stmt *s = rc ? NULL : store__lazy(st, OS_DEAD, sql_dead);
@@ -329,6 +335,8 @@ int relais_store_pack_load(struct relais_store *st, int64_t pack_id,
     if (p.hash && sqlite3_column_bytes(ps, 8) == 32) {
         memcpy(hash, p.hash, 32);
         p.hash = hash;
+    } else {
+        p.hash = NULL;
     }
     int err = recs && blocks ? RELAIS_OK : RELAIS_ENOMEM;
     size_t n = 0;
@@ -432,7 +440,7 @@ int relais_store_device_last(struct relais_store *st, const char *device, int64_
     *battery = 0;
     sqlite3_stmt *s = store__lazy(st, OS_SEEN,
                                   "SELECT received_ms FROM packs WHERE device = ?1"
-                                  " ORDER BY seq DESC LIMIT 1");
+                                  " ORDER BY id DESC LIMIT 1");
     if (!s) return RELAIS_ESTORE;
     sqlite3_bind_text(s, 1, device, -1, SQLITE_STATIC);
     int rc = sqlite3_step(s);
@@ -444,7 +452,7 @@ int relais_store_device_last(struct relais_store *st, const char *device, int64_
     /* the newest battery reading among the device's last 256 packs */
     s = store__lazy(st, OS_BATTERY,
                     "SELECT r.v FROM (SELECT id FROM packs WHERE device = ?1"
-                    " ORDER BY seq DESC LIMIT 256) p JOIN readings r ON r.pack_id = p.id"
+                    " ORDER BY id DESC LIMIT 256) p JOIN readings r ON r.pack_id = p.id"
                     " WHERE r.metric = 'battery' AND r.v IS NOT NULL ORDER BY p.id DESC LIMIT 1");
     if (!s) return RELAIS_ESTORE;
     sqlite3_bind_text(s, 1, device, -1, SQLITE_STATIC);

@@ -62,9 +62,7 @@ rl_broker_start
 # certificate listener makes the certificate's CN the client id: one session
 # per certificate; the other reads use password accounts)
 SUB="$T/hospital.out"
-hb_sub cert:hospital-had -q 1 -c -i had-desk -t "relais/gw/$GW/#" -v >"$SUB" 2>"$T/sub.err" &
-SUB_PID=$!
-RL_PIDS+=("$SUB_PID")
+hb_sub_bg "$SUB" cert:hospital-had -q 1 -c -i had-desk -t "relais/gw/$GW/#" -v
 sleep 0.5
 
 jq '.rules.device_silent.enabled = false' "$RELAIS_SRC/tests/scenarios/plans/base.json" >"$T/v1.json"
@@ -176,8 +174,7 @@ rl_log "ok: retained status"
 # --- 3. care plans from the hospital --------------------------------------
 
 RESULTS="$T/careplan-results.out"
-hb_sub pw:hospital-coord -q 1 -t "relais/gw/$GW/careplan/result" -t "relais/gw/$GW/alert/ack/result" -v >"$RESULTS" 2>/dev/null &
-RL_PIDS+=("$!")
+hb_sub_bg "$RESULTS" pw:hospital-coord -q 1 -t "relais/gw/$GW/careplan/result" -t "relais/gw/$GW/alert/ack/result" -v
 sleep 0.5
 jq '.version = 2 | .rules.clear_after_min = 45' "$T/v1.json" >"$T/v2.json"
 hb_pub pw:hospital-careplan -q 1 -r -t "relais/gw/$GW/careplan" -f "$T/v2.json"
@@ -284,8 +281,26 @@ before=$(obs_msgs)
 hb_start_with_server_cert "$HB_SERVER_CERT" "$HB_SERVER_KEY"
 wait_for 20 "the waiting reading delivered" bash -c "[ \"\$(sqlite3 -readonly '$T/data/relais.db' 'SELECT count(*) FROM outbox')\" = 0 ]"
 rl_log "ok: delivered after the broker came back with its right certificate"
-# an expired gateway certificate: the broker refuses relaisd
+# a gateway key others can read: relaisd refuses to start
 rl_relaisd_stop
+cp "$HB_GW_KEY" "$T/readable.key"
+chmod 644 "$T/readable.key"
+RL_GATEWAY_ID=$GW rl_relaisd_conf \
+    careplan.file="$T/v1.json" \
+    upstream.host=127.0.0.1 upstream.port="$HB_CERT_PORT" upstream.tls=true \
+    upstream.ca_file="$HB_CA" upstream.cert_file="$HB_GW_CERT" upstream.key_file="$T/readable.key"
+rc=0
+timeout 20 "$RELAISD" -c "$T/relaisd.conf" --test-clock "$TC0" >>"$T/relaisd.log" 2>&1 || rc=$?
+[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || rl_fail "relaisd started with a world-readable key (exit $rc)"
+grep -q "readable.key is accessible to group or others" "$T/relaisd.log" || rl_fail "the refusal is not logged"
+rl_log "ok: a gateway key others can read: relaisd refuses to start"
+# TLS without a pinned CA: the configuration is refused
+RL_GATEWAY_ID=$GW rl_relaisd_conf upstream.host=127.0.0.1 upstream.port="$HB_CERT_PORT" upstream.tls=true
+rc=0
+"$RELAISD" -c "$T/relaisd.conf" --check >"$T/check.out" 2>&1 || rc=$?
+[ "$rc" -eq 1 ] && grep -q "\[upstream\] ca_file" "$T/check.out" || rl_fail "tls without ca_file accepted: $(cat "$T/check.out")"
+rl_log "ok: TLS without a pinned CA refused by --check"
+# an expired gateway certificate: the broker refuses relaisd
 RL_GATEWAY_ID=$GW rl_relaisd_conf \
     careplan.file="$T/v1.json" \
     upstream.host=127.0.0.1 upstream.port="$HB_CERT_PORT" upstream.tls=true \

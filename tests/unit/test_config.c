@@ -203,7 +203,12 @@ static void text_with(char *buf, size_t cap, const struct relais_config_key *k, 
         snprintf(buf, cap, "[gateway]\nid = %s\n", value);
         *line = 2;
     } else {
-        snprintf(buf, cap, "[gateway]\nid = gw-1\n[%s]\n%s = %s\n", k->section, k->key, value);
+        /* [upstream] keys that go together (TLS needs a pinned CA, a
+         * certificate its key) are given their partners after the line */
+        bool up = strcmp(k->section, "upstream") == 0;
+        snprintf(buf, cap, "[gateway]\nid = gw-1\n[%s]\n%s = %s\n%s%s", k->section, k->key, value,
+                 up && strcmp(k->key, "tls") ? "tls = false\n" : "",
+                 up && strcmp(k->key, "key_file") ? "key_file = /k\n" : "");
         *line = 4;
     }
 }
@@ -680,6 +685,20 @@ static void test_id_values(void **state)
     expect_error(f, "[gateway]\nid =\n", 2, "[gateway] id: '' %s", why);
 }
 
+/* [upstream]: TLS without a pinned CA, a certificate without its key */
+static void test_upstream_pairs(void **state)
+{
+    struct fixture *f = *state;
+    expect_error(
+        f, "[gateway]\nid = gw-1\n[upstream]\nhost = h.example\n", 0,
+        "[upstream] ca_file: required with tls = true: the hospital broker's CA must be pinned");
+    expect_ok(f, "[gateway]\nid = gw-1\n[upstream]\nhost = h.example\nca_file = /ca.pem\n");
+    expect_ok(f, "[gateway]\nid = gw-1\n[upstream]\nhost = h.example\ntls = false\n");
+    expect_ok(f, "[gateway]\nid = gw-1\n[upstream]\ntls = true\n"); /* no host: no link */
+    expect_error(f, "[gateway]\nid = gw-1\n[upstream]\nhost = h\nca_file = /ca\ncert_file = /c\n",
+                 0, "[upstream] key_file: required with cert_file");
+}
+
 static void test_host_values(void **state)
 {
     struct fixture *f = *state;
@@ -1153,6 +1172,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_boolean_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_id_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_host_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upstream_pairs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_text_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_level_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_required_key, setup, teardown),

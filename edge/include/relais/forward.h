@@ -29,6 +29,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "relais/engine.h"
@@ -89,5 +90,19 @@ json_t *relais_forward_status(struct relais_forward *f);
 void relais_forward_get_stats(const struct relais_forward *f, struct relais_forward_stats *out);
 /* Shutdown: a retained {"state":"offline"} and DISCONNECT (blocks, bounded). */
 void relais_forward_shutdown(struct relais_forward *f, unsigned timeout_ms);
+
+/*
+ * Parses an acknowledgement from the hospital (relais/gw/{gw}/alert/ack):
+ * {"alert":"<id>","action":"ack"|"resolve","by":"<name>","at":"<ISO 8601>"},
+ * a JSON object of at most 4096 bytes with exactly these string members,
+ * "at" required.  body (len bytes, not NUL-terminated) is borrowed for the
+ * call.  On RELAIS_OK: alert (acap bytes) and by (bcap bytes) receive the
+ * NUL-terminated id and name (each must fit, the id must not be empty),
+ * *action an enum relais_alert_action.  On RELAIS_EINVAL: err (ecap bytes)
+ * says why, and alert, by and *action are untouched.
+ */
+int relais_forward_parse_ack(const void *body, size_t len, char *alert, size_t acap,
+                             int *action /* enum relais_alert_action */, char *by, size_t bcap,
+                             char *err, size_t ecap);
 
 #endif

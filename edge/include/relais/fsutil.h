@@ -13,6 +13,11 @@
  */
 int relais_secret_read(const char *path, char *buf, size_t cap);
 
+/* A private key or other secret read by a library (not through
+ * relais_secret_read): RELAIS_EPERM (logged) when it is not a regular file
+ * or group or others may read or write it, RELAIS_EIO when absent. */
+int relais_secret_check(const char *path);
+
 /* Creates dir and its parents as needed; the last component gets mode.
  * Refuses an existing directory that others may write. */
 int relais_dir_ensure(const char *path, unsigned mode);

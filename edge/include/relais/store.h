@@ -125,6 +125,12 @@ void relais_store_set_quota(struct relais_store *st, uint64_t quota_bytes);
 int relais_store_size(struct relais_store *st, uint64_t *bytes);
 /* The answer of the last check (made after every commit and at open). */
 bool relais_store_over_quota(const struct relais_store *st);
+/* Housekeeping (relais/store_evict.h) says whether anything is left to
+ * evict (true until it says otherwise). */
+void relais_store_set_evictable(struct relais_store *st, bool evictable);
+/* Devices must be told busy: over the quota with nothing left to evict, or
+ * more than an eighth over it (DESIGN 5). */
+bool relais_store_busy(const struct relais_store *st);
 const char *relais_store_path(const struct relais_store *st);
 
 /* ---- reading (relaisctl, tests) ---- */
