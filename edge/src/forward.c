@@ -177,8 +177,10 @@ static int pack_cb(const struct relais_stored_pack *p, const struct relais_store
         c->other_patient = true;
         return RELAIS_OK;
     }
-    if (c->lane == RELAIS_LANE_DEVICE) {
-        /* the device's status: its battery, last seen */
+    if (c->lane == RELAIS_LANE_DEVICE && !b->backlog) {
+        /* the device's status now: its battery, last seen (a backlog's
+         * older levels go as battery Observations below, so that they do
+         * not overwrite a newer status) */
         const struct relais_careplan *plan = relais_engine_plan(b->f->engine);
         const struct relais_careplan_device *d =
             plan ? relais_careplan_device(plan, p->device) : NULL;
@@ -210,7 +212,18 @@ static int pack_cb(const struct relais_stored_pack *p, const struct relais_store
         c->added = rc < 0 ? rc : 1;
         return RELAIS_OK;
     }
+    size_t before = json_array_size(b->entries);
     c->added = relais_fhir_pack_entries(b->entries, b->f->gateway, patient, p, recs, n, c->lane);
+    /* a dose of a bound pill box names the plan's drug */
+    const struct relais_careplan *plan = relais_engine_plan(b->f->engine);
+    if (c->added > 0 && c->lane == RELAIS_LANE_ADHERENCE && plan && plan->drug[0] &&
+        relais_careplan_device(plan, p->device)) {
+        for (size_t i = before; i < json_array_size(b->entries); i++) {
+            json_t *res = json_object_get(json_array_get(b->entries, i), "resource");
+            json_t *med = json_object_get(res, "medicationCodeableConcept");
+            if (json_is_object(med)) json_object_set_new(med, "text", json_string(plan->drug));
+        }
+    }
     return RELAIS_OK;
 }
 

@@ -131,7 +131,7 @@ jq -e '[.[] | .resource | select(.code.coding[]?.code == "85354-9") | .component
     "$ENTRIES" >/dev/null || rl_fail "the BP panel does not hold 8480-6 and 8462-4"
 jq -e '[.[] | .resource | select(.code.coding[]?.code == "8310-5") | .valueQuantity | select(.system == "http://unitsofmeasure.org" and .code == "Cel")] | length == 2' \
     "$ENTRIES" >/dev/null || rl_fail "the two temperatures are not in UCUM Cel"
-jq -e '[.[] | .resource | select(.resourceType == "MedicationAdministration" and .status == "completed")] | length == 1' \
+jq -e '[.[] | .resource | select(.resourceType == "MedicationAdministration" and .status == "completed" and .medicationCodeableConcept.text == "capecitabine")] | length == 1' \
     "$ENTRIES" >/dev/null || rl_fail "no completed MedicationAdministration for the dose"
 jq -e '[.[] | select(.request.method == "POST" and (.request.ifNoneExist | startswith("identifier=")))] | length == ([.[] | select(.request.method == "POST")] | length)' \
     "$ENTRIES" >/dev/null || rl_fail "a POST without conditional create"
