@@ -311,6 +311,26 @@ refused_for "an expired gateway certificate"
 grep -qi "expired" "$HB_LOG" || rl_log "note: the broker's log does not say 'expired'"
 rl_log "ok: an expired gateway certificate refused by the hospital broker"
 
+# --- 5b. an identity the broker's ACL does not give the gateway's tree ------
+# (hospital-coord may read relais/gw/+/# but not publish there: MQTT 3.1.1
+# acknowledges what the ACL drops; relaisd must send nothing)
+rl_relaisd_stop
+printf '%s\n' "${HB_PW[hospital-coord]}" >"$T/coord.pw"
+chmod 600 "$T/coord.pw"
+RL_GATEWAY_ID=$GW rl_relaisd_conf \
+    careplan.file="$T/v1.json" \
+    upstream.host=127.0.0.1 upstream.port="$HB_PW_PORT" upstream.tls=true upstream.ca_file="$HB_CA" \
+    upstream.username=hospital-coord upstream.password_file="$T/coord.pw" \
+    upstream.reconnect_min_ms=100 upstream.reconnect_max_ms=1000
+rl_relaisd_start --test-clock "$TC0"
+wait_for 15 "connected as hospital-coord" bash -c "[ \"\$(\"$RELAISCTL\" -c \"$T/relaisd.conf\" --json status | jq -r .upstream.connected)\" = true ]"
+pub vitals-1 "[{\"bn\":\"urn:dev:relais:vitals-1:\",\"bt\":$((T0 + 300)),\"n\":\"hr\",\"u\":\"beat/min\",\"v\":69}]"
+wait_for 20 "the unverified link reported" grep -q "does not deliver relaisd's own status back" "$T/relaisd.log"
+[ "$(outbox_rows)" -ge 1 ] || rl_fail "relaisd sent into an ACL that drops its messages"
+[ "$(rl_ctl --json status | jq -r .upstream.published)" = 0 ] || rl_fail "relaisd published outbox messages on an unverified link"
+[ "$(rl_sqlite "SELECT count(*) FROM audit WHERE kind = 'forward.unverified'")" -ge 1 ] || rl_fail "not audited"
+rl_log "ok: a broker that drops relaisd's messages: nothing sent, the outbox keeps $(outbox_rows) rows"
+
 # --- 6. offline status on stop ---------------------------------------------
 rl_relaisd_stop
 RL_GATEWAY_ID=$GW rl_relaisd_conf \
