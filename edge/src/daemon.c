@@ -281,6 +281,8 @@ static bool kernel_clock_unsynced(void)
     return state == TIME_ERROR || (tx.status & STA_UNSYNC);
 }
 
+static void housekeep_soon(struct daemon *d);
+
 static void rules_run(struct daemon *d)
 {
     relais_ingest_flush(d->ingest); /* commits the open batch: the store is the rules' now */
@@ -297,6 +299,8 @@ static void rules_run(struct daemon *d)
     bool more = false;
     int rc = relais_engine_run(d->engine, &more);
     if (rc) d->rules_failures++;
+    /* the rules' own commits may cross the quota too */
+    housekeep_soon(d);
     unsigned n;
     for (int i = 0; i < 16; i++)
         if (relais_engine_deliver(d->engine, notify_cb, d, &n) || n == 0) break;
@@ -349,6 +353,8 @@ static void housekeep_cb(struct relais_timer *t)
                        (unsigned long long)r.evicted, r.over_quota ? " (still over quota)" : "");
         if (r.nothing_left && !d->housekeep_nothing_left)
             log_error("store", "over quota with nothing left to evict: devices are told busy");
+        if (r.nothing_left != d->housekeep_nothing_left)
+            relais_loop_timer_arm(d->loop, &d->rules_timer, 0); /* store_busy now */
         d->housekeep_nothing_left = r.nothing_left;
         relais_store_set_evictable(d->store, !r.nothing_left);
         if (r.more) next = 50;
@@ -363,6 +369,15 @@ static void housekeep_cb(struct relais_timer *t)
     relais_loop_timer_arm(d->loop, &d->housekeep_timer, next);
 }
 
+/* Over the quota: make room now, not at the next period. */
+static void housekeep_soon(struct daemon *d)
+{
+    if (relais_store_over_quota(d->store) && !d->housekeep_nothing_left &&
+        (!d->housekeep_timer.armed ||
+         d->housekeep_timer.due_us > (relais_loop_now_ms(d->loop) + 100) * 1000))
+        relais_loop_timer_arm(d->loop, &d->housekeep_timer, 100);
+}
+
 /* A group commit stored packs: judge them soon (a burst at once). */
 static void committed(void *ud, size_t stored)
 {
@@ -370,10 +385,7 @@ static void committed(void *ud, size_t stored)
     (void)stored;
     if (d->fwd) relais_forward_kick(d->fwd);
     /* over quota: make room now, not at the next period */
-    if (relais_store_over_quota(d->store) && !d->housekeep_nothing_left &&
-        (!d->housekeep_timer.armed ||
-         d->housekeep_timer.due_us > (relais_loop_now_ms(d->loop) + 100) * 1000))
-        relais_loop_timer_arm(d->loop, &d->housekeep_timer, 100);
+    housekeep_soon(d);
     uint64_t due_us = (relais_loop_now_ms(d->loop) + d->cfg.rules_eval_delay_ms) * 1000;
     if (!d->rules_timer.armed || d->rules_timer.due_us > due_us)
         relais_loop_timer_arm(d->loop, &d->rules_timer, d->cfg.rules_eval_delay_ms);

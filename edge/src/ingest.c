@@ -351,6 +351,16 @@ int relais_ingest_submit(struct relais_ingest *ing, const struct relais_ingest_i
         goto out;
     }
     if (relais_store_busy(ing->store)) {
+        /* what is stored already is safe: a resend is told so, not to retry */
+        bool dup = false;
+        if (relais_store_is_duplicate(ing->store, in->device, in->seq, in->body, in->len, &dup) ==
+                RELAIS_OK &&
+            dup) {
+            p->ack.records = (uint32_t)ing->pack.count;
+            p->kind = PK_DUPLICATE;
+            p->ack.status = RELAIS_WIRE_ACK_DUPLICATE;
+            goto out;
+        }
         make_busy(ing, p, "store_full: the store reached its quota");
         goto out;
     }

@@ -778,6 +778,26 @@ int relais_store_put_pack(struct relais_store *st, const struct relais_pack *pac
     return RELAIS_OK;
 }
 
+int relais_store_is_duplicate(struct relais_store *st, const char *device, uint64_t seq,
+                              const uint8_t *body, size_t len, bool *dup)
+{
+    uint8_t hash[RELAIS_SHA256_LEN];
+    *dup = false;
+    if (seq > (uint64_t)INT64_MAX) return RELAIS_ERANGE;
+    relais_sha256(body, len, hash);
+    sqlite3_stmt *s = st->stmt[ST_DEDUP];
+    sqlite3_bind_text(s, 1, device, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)seq);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+        if (sqlite3_column_bytes(s, 0) == RELAIS_SHA256_LEN &&
+            memcmp(sqlite3_column_blob(s, 0), hash, RELAIS_SHA256_LEN) == 0)
+            *dup = true;
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc == SQLITE_DONE ? RELAIS_OK : store__error(st->db, rc, "dedup lookup");
+}
+
 int relais_store_put_reject(struct relais_store *st, const struct relais_reject_record *r)
 {
     int rc = txn_alive(st);

@@ -157,6 +157,7 @@ struct housekeep {
     uint64_t target; /* bytes in use to get under, once over the quota */
     uint64_t pruned_retention, pruned_quota;
     int64_t evicted_first, evicted_last; /* pack ids, for the audit record */
+    bool was_over;                       /* over the quota when the call began */
 };
 
 /* Bytes of the database pages in use, as SQLite sees them inside the
@@ -443,7 +444,7 @@ static int housekeep_txn(struct housekeep *h)
     int rc;
 
     if ((rc = prune_retention(h))) return rc;
-    if (st->quota && st->over_quota) {
+    if (st->quota && (st->over_quota || h->was_over)) {
         if ((rc = drop_oldest(h, PF_FORWARDED, &none_forwarded))) return rc;
         if ((rc = downsample(h))) return rc;
         if ((rc = drop_oldest(h, PF_UNFORWARDED, &none_left))) return rc;
@@ -468,6 +469,17 @@ int relais_store_housekeep(struct relais_store *st, const struct relais_housekee
     h.target = o->target_bytes ? o->target_bytes : st->quota - st->quota / 10;
     if (h.target > st->quota) h.target = st->quota;
     store__refresh_quota(st);
+    /* The quota counts the WAL, the steps below count pages: a WAL that
+     * alone holds the store over its quota would be evicted around for
+     * ever.  Fold it back first; what was over still goes down to the
+     * target. */
+    h.was_over = st->over_quota;
+    if (h.was_over) {
+        int crc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+        if (crc != SQLITE_OK && crc != SQLITE_BUSY && crc != SQLITE_LOCKED)
+            store__error(st->db, crc, "checkpoint before housekeeping");
+        store__refresh_quota(st);
+    }
 
     if ((rc = relais_store_begin(st))) return rc;
     if ((rc = housekeep_txn(&h)) || (rc = relais_store_commit(st))) {

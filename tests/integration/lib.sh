@@ -211,6 +211,17 @@ rl_acks() { # DEVICE COUNT [TIMEOUT_S] -> "topic body" lines
         -i "$1-acks" -t "relais/dev/$1/ack/+" -v -C "$2" -W "${3:-10}"
 }
 
+# Polls CMD (quietly) until it succeeds, for up to TIMEOUT seconds.
+rl_wait_for() { # TIMEOUT WHAT CMD...
+    local deadline=$((SECONDS + $1)) what=$2
+    shift 2
+    while [ $SECONDS -lt "$deadline" ]; do
+        if "$@" >/dev/null 2>&1; then return 0; fi
+        sleep 0.1
+    done
+    rl_fail "timed out waiting for: $what"
+}
+
 rl_sqlite() { sqlite3 -readonly "$T/data/relais.db" "$@"; }
 
 rl_expect_eq() { # WHAT GOT WANT

@@ -32,15 +32,6 @@ LOADGEN="$RELAIS_BIN/tools/relais-loadgen"
 
 trap 'rl_fail "a check failed (see the FAIL above)"' USR1
 
-wait_for() { # TIMEOUT WHAT CMD...
-    local deadline=$((SECONDS + $1)) what=$2
-    shift 2
-    while [ $SECONDS -lt "$deadline" ]; do
-        if "$@" >/dev/null 2>&1; then return 0; fi
-        sleep 0.2
-    done
-    rl_fail "timed out waiting for: $what"
-}
 calc() { awk "BEGIN { printf \"%.${2:-2}f\", $1 }"; } # EXPR [DECIMALS]
 upstream() { rl_ctl --json status | jq -r ".upstream.$1"; }
 connected() { [ "$(upstream connected)" = true ]; }
@@ -72,7 +63,7 @@ conf() {
 }
 conf
 rl_relaisd_start --test-clock "$TC0"
-wait_for 15 "relaisd connected to the hospital" connected
+rl_wait_for 15 "relaisd connected to the hospital" connected
 
 SEQ=1
 # DAYS days of vitals-1 packs, one a minute, starting at day FIRST (0-based)
@@ -95,7 +86,7 @@ one() { # DEVICE BODY
 # --- 1. three days without the hospital -------------------------------------
 
 hb_stop
-wait_for 10 "relaisd to see the hospital gone" disconnected
+rl_wait_for 10 "relaisd to see the hospital gone" disconnected
 OUTAGE_START_MS=$(rl_ctl --json clock | jq -r .wall_ms)
 for day in 0 1 2; do
     vitals_days "$day" 1
@@ -105,7 +96,7 @@ for day in 0 1 2; do
     rl_ctl clock advance "$DAY_MS" >/dev/null
 done
 sleep 1
-wait_for 20 "the rules to catch up" bash -c "[ \"\$(sqlite3 -readonly '$T/data/relais.db' \"SELECT count(*) FROM alerts WHERE rule = 'fever'\")\" -ge 1 ]"
+rl_wait_for 20 "the rules to catch up" bash -c "[ \"\$(sqlite3 -readonly '$T/data/relais.db' \"SELECT count(*) FROM alerts WHERE rule = 'fever'\")\" -ge 1 ]"
 OUTAGE_ALERTS=$(rl_sqlite "SELECT count(*) FROM alert_events WHERE notify = 1")
 BACKLOG=$(outbox_rows)
 VITALS_READINGS=$(rl_sqlite "SELECT count(*) FROM readings WHERE metric IN ('temp','spo2','hr')")
@@ -123,17 +114,17 @@ rl_ctl --json status | jq -e '.upstream.queue.alert >= 2 and .upstream.queue.vit
 LINES0=$(wc -l <"$SUB")
 DRAIN_T0=$(date +%s.%N)
 hb_restart
-wait_for 15 "relaisd back on the hospital broker" connected
-wait_for 20 "the backlog to start arriving" grep -q "^relais/gw/$GW/obs/" "$SUB"
+rl_wait_for 15 "relaisd back on the hospital broker" connected
+rl_wait_for 20 "the backlog to start arriving" grep -q "^relais/gw/$GW/obs/" "$SUB"
 # a desaturation now, while the backlog drains
 NOW_S=$(($(rl_ctl --json clock | jq -r .wall_ms) / 1000))
 one vitals-1 "[{\"bn\":\"urn:dev:relais:vitals-1:\",\"bt\":$NOW_S,\"n\":\"spo2\",\"u\":\"%\",\"v\":84}]"
 RAISED_AT=$(date +%s.%N)
-wait_for 30 "the desaturation alert raised" bash -c "[ \"\$(sqlite3 -readonly '$T/data/relais.db' \"SELECT count(*) FROM alerts WHERE rule = 'desaturation'\")\" -ge 1 ]"
+rl_wait_for 30 "the desaturation alert raised" bash -c "[ \"\$(sqlite3 -readonly '$T/data/relais.db' \"SELECT count(*) FROM alerts WHERE rule = 'desaturation'\")\" -ge 1 ]"
 DESAT=$(rl_sqlite "SELECT id FROM alerts WHERE rule = 'desaturation' ORDER BY num DESC LIMIT 1")
-wait_for 30 "the desaturation alert delivered" grep -q "\"value\":\"$DESAT\"" "$SUB"
+rl_wait_for 30 "the desaturation alert delivered" grep -q "\"value\":\"$DESAT\"" "$SUB"
 DESAT_ARRIVED=$(date +%s.%N)
-wait_for 180 "the backlog drained" outbox_empty
+rl_wait_for 180 "the backlog drained" outbox_empty
 DRAIN_T1=$(date +%s.%N)
 sleep 1
 rl_log "drain: $BACKLOG rows in $(calc "$DRAIN_T1 - $DRAIN_T0") s; the desaturation alert arrived $(calc "($DESAT_ARRIVED - $RAISED_AT) * 1000" 0) ms after its reading was acknowledged (polled)"
@@ -191,13 +182,13 @@ fi
 # --- 3. SIGKILL during the drain ---------------------------------------------
 
 hb_stop
-wait_for 10 "relaisd to see the hospital gone" disconnected
+rl_wait_for 10 "relaisd to see the hospital gone" disconnected
 vitals_days 3 1
 LINES1=$(wc -l <"$SUB")
 BACKLOG2=$(outbox_rows)
 hb_restart
 for k in 1 2 3; do
-    wait_for 15 "relaisd draining (kill $k)" connected
+    rl_wait_for 15 "relaisd draining (kill $k)" connected
     sleep 0.4
     kill -KILL "$RELAISD_PID"
     wait "$RELAISD_PID" 2>/dev/null || true
@@ -206,7 +197,7 @@ for k in 1 2 3; do
     [ "$k" != 1 ] || [ "$left" -gt 0 ] || rl_fail "the first SIGKILL came after the drain"
     rl_relaisd_start --test-clock "$(date -u -d "@$((TC0_S + 3 * 86400))" +%Y-%m-%dT%H:%M:%SZ)"
 done
-wait_for 120 "the second backlog drained" outbox_empty
+rl_wait_for 120 "the second backlog drained" outbox_empty
 sleep 1
 OBS2=$(rl_sqlite "SELECT count(*) FROM readings WHERE metric NOT IN ('dose','lid','battery')")
 grep "^relais/gw/$GW/obs/" "$SUB" | cut -d' ' -f2- |

@@ -39,15 +39,6 @@ die() {
     exit 1
 }
 
-wait_for() { # TIMEOUT WHAT CMD...
-    local deadline=$((SECONDS + $1)) what=$2
-    shift 2
-    while [ $SECONDS -lt "$deadline" ]; do
-        if "$@" >/dev/null 2>&1; then return 0; fi
-        sleep 0.1
-    done
-    rl_fail "timed out waiting for: $what"
-}
 
 # --- the brokers and relaisd -------------------------------------------------
 
@@ -72,7 +63,7 @@ RL_GATEWAY_ID=$GW rl_relaisd_conf \
     upstream.ca_file="$HB_CA" upstream.cert_file="$HB_GW_CERT" upstream.key_file="$HB_GW_KEY" \
     upstream.reconnect_min_ms=100 upstream.reconnect_max_ms=1000 upstream.status_interval_s=2
 rl_relaisd_start --test-clock "$TC0"
-wait_for 15 "relaisd connected to the hospital broker" \
+rl_wait_for 15 "relaisd connected to the hospital broker" \
     bash -c "[ \"\$(\"$RELAISCTL\" -c \"$T/relaisd.conf\" --json status | jq -r .upstream.connected)\" = true ]"
 
 clock_s() { echo $(($(rl_ctl --json clock | jq -r .wall_ms) / 1000)); }
@@ -103,8 +94,8 @@ pub vitals-1 "[{\"bn\":\"urn:dev:relais:vitals-1:\",\"bt\":$((T0 + 60)),\"n\":\"
 obs_msgs() { grep -c "^relais/gw/$GW/obs/$PATIENT " "$SUB" || true; }
 alert_msgs() { grep -c "^relais/gw/$GW/alert/had " "$SUB" || true; }
 outbox_rows() { rl_sqlite "SELECT count(*) FROM outbox"; }
-wait_for 20 "the alert on relais/gw/$GW/alert/had" bash -c "grep -q '^relais/gw/$GW/alert/had ' '$SUB'"
-wait_for 20 "the outbox to empty" bash -c "[ \"\$(sqlite3 -readonly '$T/data/relais.db' 'SELECT count(*) FROM outbox')\" = 0 ]"
+rl_wait_for 20 "the alert on relais/gw/$GW/alert/had" bash -c "grep -q '^relais/gw/$GW/alert/had ' '$SUB'"
+rl_wait_for 20 "the outbox to empty" bash -c "[ \"\$(sqlite3 -readonly '$T/data/relais.db' 'SELECT count(*) FROM outbox')\" = 0 ]"
 sleep 0.5
 
 # every message's body, one JSON per line, by kind
@@ -162,7 +153,7 @@ status_fresh() {
     STATUS=$(hb_sub pw:hospital-careplan -t "relais/gw/$GW/status" -C 1 -W 10) || return 1
     jq -e '.devices[] | select(.id == "vitals-1") | .battery == 83' <<<"$STATUS" >/dev/null
 }
-wait_for 15 "a status showing vitals-1's battery" status_fresh
+rl_wait_for 15 "a status showing vitals-1's battery" status_fresh
 STATUS=$(hb_sub pw:hospital-careplan -t "relais/gw/$GW/status" -C 1 -W 10) || rl_fail "no retained status"
 rl_log "status: $STATUS"
 jq -e '.state == "online" and .queue.alert == 0 and .queue.vitals == 0 and (.devices | length >= 3)
@@ -178,15 +169,15 @@ hb_sub_bg "$RESULTS" pw:hospital-coord -q 1 -t "relais/gw/$GW/careplan/result" -
 sleep 0.5
 jq '.version = 2 | .rules.clear_after_min = 45' "$T/v1.json" >"$T/v2.json"
 hb_pub pw:hospital-careplan -q 1 -r -t "relais/gw/$GW/careplan" -f "$T/v2.json"
-wait_for 10 "careplan v2 applied" grep -q '"version":2,"status":"applied"' "$RESULTS"
+rl_wait_for 10 "careplan v2 applied" grep -q '"version":2,"status":"applied"' "$RESULTS"
 [ "$(rl_ctl --json careplan | jq -r .version)" = 2 ] || rl_fail "relaisd does not run plan v2"
 jq '.version = 3 | .rules.fever.high = 45' "$T/v1.json" >"$T/v3-bad.json"
 hb_pub pw:hospital-careplan -q 1 -r -t "relais/gw/$GW/careplan" -f "$T/v3-bad.json"
-wait_for 10 "careplan v3 rejected" grep -q '"version":3,"status":"rejected"' "$RESULTS"
+rl_wait_for 10 "careplan v3 rejected" grep -q '"version":3,"status":"rejected"' "$RESULTS"
 grep '"version":3' "$RESULTS" | grep -q 'rules.fever.high' || rl_fail "the rejection does not name rules.fever.high"
 [ "$(rl_ctl --json careplan | jq -r .version)" = 2 ] || rl_fail "the bad plan replaced v2"
 hb_pub pw:hospital-careplan -q 1 -t "relais/gw/$GW/careplan" -m '{"version": 4, "patient": ' 
-wait_for 10 "broken JSON rejected" grep -q '"status":"rejected","error":"[^"]*' "$RESULTS"
+rl_wait_for 10 "broken JSON rejected" grep -q '"status":"rejected","error":"[^"]*' "$RESULTS"
 kill -0 "$RELAISD_PID" || rl_fail "relaisd died on a bad care plan"
 rl_log "ok: care plans from the hospital: v2 applied, v3 rejected (rules.fever.high), broken JSON rejected"
 
@@ -194,20 +185,20 @@ rl_log "ok: care plans from the hospital: v2 applied, v3 rejected (rules.fever.h
 
 ack() { hb_pub cert:hospital-had -q 1 -t "relais/gw/$GW/alert/ack" -m "$1"; }
 ack "{\"alert\":\"$ALERT\",\"action\":\"ack\",\"by\":\"dr.martin@had\",\"at\":\"2026-11-23T06:05:00Z\"}"
-wait_for 10 "ack applied" grep -q "\"alert\":\"$ALERT\",\"action\":\"ack\",\"by\":\"dr.martin@had\",\"status\":\"done\"" "$RESULTS"
+rl_wait_for 10 "ack applied" grep -q "\"alert\":\"$ALERT\",\"action\":\"ack\",\"by\":\"dr.martin@had\",\"status\":\"done\"" "$RESULTS"
 [ "$(rl_ctl --json alert "$ALERT" | jq -r .acked_by)" = dr.martin@had ] || rl_fail "the alert is not acknowledged by dr.martin@had"
 ack '{"alert":"gw1-999","action":"ack","by":"dr.martin","at":"2026-11-23T06:05:00Z"}'
-wait_for 10 "unknown alert answered" grep -q '"alert":"gw1-999".*"status":"rejected","error":"alert: no such alert"' "$RESULTS"
+rl_wait_for 10 "unknown alert answered" grep -q '"alert":"gw1-999".*"status":"rejected","error":"alert: no such alert"' "$RESULTS"
 ack "{\"alert\":\"$ALERT\",\"action\":\"delete\",\"by\":\"dr.martin\",\"at\":\"2026-11-23T06:05:00Z\"}"
-wait_for 10 "bad action answered" grep -q 'action: must be' "$RESULTS"
+rl_wait_for 10 "bad action answered" grep -q 'action: must be' "$RESULTS"
 ack "{\"alert\":\"$ALERT\",\"action\":\"resolve\",\"by\":\"dr.martin\",\"at\":\"2026-11-23T06:05:00Z\",\"x\":\"1\"}"
-wait_for 10 "unknown member answered" grep -q 'x: unknown member' "$RESULTS"
+rl_wait_for 10 "unknown member answered" grep -q 'x: unknown member' "$RESULTS"
 ack 'not json'
-wait_for 10 "not JSON answered" grep -q 'not a JSON object' "$RESULTS"
+rl_wait_for 10 "not JSON answered" grep -q 'not a JSON object' "$RESULTS"
 ack "{\"alert\":\"$ALERT\",\"action\":\"resolve\",\"by\":\"bad name with spaces\",\"at\":\"2026-11-23T06:05:00Z\"}"
-wait_for 10 "bad name answered" bash -c "grep -c '\"status\":\"rejected\"' '$RESULTS' | grep -q '^[6-9]'"
+rl_wait_for 10 "bad name answered" bash -c "grep -c '\"status\":\"rejected\"' '$RESULTS' | grep -q '^[6-9]'"
 ack "{\"alert\":\"$ALERT\",\"action\":\"resolve\",\"by\":\"dr.martin\",\"at\":\"2026-11-23T06:10:00Z\"}"
-wait_for 10 "resolve applied" grep -q '"action":"resolve","by":"dr.martin","status":"done"' "$RESULTS"
+rl_wait_for 10 "resolve applied" grep -q '"action":"resolve","by":"dr.martin","status":"done"' "$RESULTS"
 [ "$(rl_ctl --json alert "$ALERT" | jq -r .state)" = resolved ] || rl_fail "the alert is not resolved"
 [ "$(rl_sqlite "SELECT count(*) FROM audit WHERE kind = 'intake.rejected'")" -ge 5 ] ||
     rl_fail "the bad inputs were not audited"
@@ -225,24 +216,24 @@ sighup_with() { # KEY=VALUE...: rewrite the config and reload
         upstream.ca_file="$HB_CA" upstream.cert_file="$HB_GW_CERT" upstream.key_file="$HB_GW_KEY" \
         upstream.reconnect_min_ms=100 upstream.reconnect_max_ms=1000 upstream.status_interval_s=2 "$@"
     kill -HUP "$RELAISD_PID"
-    wait_for 10 "the reload" bash -c "[ \"\$(\"$RELAISCTL\" -c \"$T/relaisd.conf\" --json status | jq -r .config.reloads)\" -gt $before ]"
+    rl_wait_for 10 "the reload" bash -c "[ \"\$(\"$RELAISCTL\" -c \"$T/relaisd.conf\" --json status | jq -r .config.reloads)\" -gt $before ]"
 }
 sighup_with upstream.stall_s=2
-wait_for 15 "reconnected after the reload" bash -c "[ \"\$(\"$RELAISCTL\" -c \"$T/relaisd.conf\" --json status | jq -r .upstream.connected)\" = true ]"
+rl_wait_for 15 "reconnected after the reload" bash -c "[ \"\$(\"$RELAISCTL\" -c \"$T/relaisd.conf\" --json status | jq -r .upstream.connected)\" = true ]"
 kill -STOP "$HB_PID"
 pub vitals-1 "[{\"bn\":\"urn:dev:relais:vitals-1:\",\"bt\":$((T0 + 100)),\"n\":\"hr\",\"u\":\"beat/min\",\"v\":71}]"
-wait_for 15 "the stall detector" bash -c "[ \"\$(\"$RELAISCTL\" -c \"$T/relaisd.conf\" --json status | jq -r .upstream.stalls)\" -ge 1 ]"
+rl_wait_for 15 "the stall detector" bash -c "[ \"\$(\"$RELAISCTL\" -c \"$T/relaisd.conf\" --json status | jq -r .upstream.stalls)\" -ge 1 ]"
 kill -CONT "$HB_PID"
-wait_for 30 "the stalled reading delivered" bash -c "[ \"\$(sqlite3 -readonly '$T/data/relais.db' 'SELECT count(*) FROM outbox')\" = 0 ]"
+rl_wait_for 30 "the stalled reading delivered" bash -c "[ \"\$(sqlite3 -readonly '$T/data/relais.db' 'SELECT count(*) FROM outbox')\" = 0 ]"
 grep -q "no PUBACK for 2 s" "$T/relaisd.log" || rl_fail "the stall is not logged"
 rl_log "ok: a stalled hospital broker: connection dropped, made again, the reading delivered"
 
 sighup_with upstream.max_message_kb=4
-wait_for 15 "reconnected after the reload" bash -c "[ \"\$(\"$RELAISCTL\" -c \"$T/relaisd.conf\" --json status | jq -r .upstream.connected)\" = true ]"
+rl_wait_for 15 "reconnected after the reload" bash -c "[ \"\$(\"$RELAISCTL\" -c \"$T/relaisd.conf\" --json status | jq -r .upstream.connected)\" = true ]"
 BIG="[{\"bn\":\"urn:dev:relais:vitals-1:\",\"bt\":$((T0 + 200)),\"n\":\"hr\",\"u\":\"beat/min\",\"v\":70}"
 for i in $(seq 1 40); do BIG="$BIG,{\"n\":\"hr\",\"u\":\"beat/min\",\"v\":70,\"t\":$i}"; done
 pub vitals-1 "$BIG]"
-wait_for 15 "the dead letter" bash -c "[ \"\$(sqlite3 -readonly '$T/data/relais.db' 'SELECT count(*) FROM dead_letters')\" -ge 1 ]"
+rl_wait_for 15 "the dead letter" bash -c "[ \"\$(sqlite3 -readonly '$T/data/relais.db' 'SELECT count(*) FROM dead_letters')\" -ge 1 ]"
 REASON=$(rl_sqlite "SELECT reason FROM dead_letters ORDER BY id DESC LIMIT 1")
 rl_expect_match "dead letter reason" "$REASON" "exceeds \\[upstream\\] max_message_kb"
 [ "$(rl_sqlite "SELECT count(*) FROM dead_letters WHERE body IS NOT NULL AND topic = 'relais/gw/$GW/obs/$PATIENT'")" -ge 1 ] ||
@@ -265,7 +256,7 @@ refused_for() { # WHAT: relaisd stays disconnected for 3 s and logs why
 }
 # another CA's server certificate: refused by relaisd (the CA is pinned)
 hb_start_with_server_cert "$HB_WRONG_SERVER_CERT" "$HB_WRONG_SERVER_KEY"
-wait_for 10 "relaisd to notice the broker left" bash -c "[ \"\$(\"$RELAISCTL\" -c \"$T/relaisd.conf\" --json status | jq -r .upstream.connected)\" = false ]"
+rl_wait_for 10 "relaisd to notice the broker left" bash -c "[ \"\$(\"$RELAISCTL\" -c \"$T/relaisd.conf\" --json status | jq -r .upstream.connected)\" = false ]"
 refused_for "a server certificate from another CA"
 pub vitals-1 "[{\"bn\":\"urn:dev:relais:vitals-1:\",\"bt\":$((T0 + 120)),\"n\":\"hr\",\"u\":\"beat/min\",\"v\":70}]"
 refused_for "a server certificate from another CA"
@@ -279,7 +270,7 @@ rl_log "ok: an expired server certificate refused"
 # the right certificate again: what waited is delivered
 before=$(obs_msgs)
 hb_start_with_server_cert "$HB_SERVER_CERT" "$HB_SERVER_KEY"
-wait_for 20 "the waiting reading delivered" bash -c "[ \"\$(sqlite3 -readonly '$T/data/relais.db' 'SELECT count(*) FROM outbox')\" = 0 ]"
+rl_wait_for 20 "the waiting reading delivered" bash -c "[ \"\$(sqlite3 -readonly '$T/data/relais.db' 'SELECT count(*) FROM outbox')\" = 0 ]"
 rl_log "ok: delivered after the broker came back with its right certificate"
 # a gateway key others can read: relaisd refuses to start
 rl_relaisd_stop
@@ -323,9 +314,9 @@ RL_GATEWAY_ID=$GW rl_relaisd_conf \
     upstream.username=hospital-coord upstream.password_file="$T/coord.pw" \
     upstream.reconnect_min_ms=100 upstream.reconnect_max_ms=1000
 rl_relaisd_start --test-clock "$TC0"
-wait_for 15 "connected as hospital-coord" bash -c "[ \"\$(\"$RELAISCTL\" -c \"$T/relaisd.conf\" --json status | jq -r .upstream.connected)\" = true ]"
+rl_wait_for 15 "connected as hospital-coord" bash -c "[ \"\$(\"$RELAISCTL\" -c \"$T/relaisd.conf\" --json status | jq -r .upstream.connected)\" = true ]"
 pub vitals-1 "[{\"bn\":\"urn:dev:relais:vitals-1:\",\"bt\":$((T0 + 300)),\"n\":\"hr\",\"u\":\"beat/min\",\"v\":69}]"
-wait_for 20 "the unverified link reported" grep -q "does not deliver relaisd's own status back" "$T/relaisd.log"
+rl_wait_for 20 "the unverified link reported" grep -q "does not deliver relaisd's own status back" "$T/relaisd.log"
 [ "$(outbox_rows)" -ge 1 ] || rl_fail "relaisd sent into an ACL that drops its messages"
 [ "$(rl_ctl --json status | jq -r .upstream.published)" = 0 ] || rl_fail "relaisd published outbox messages on an unverified link"
 [ "$(rl_sqlite "SELECT count(*) FROM audit WHERE kind = 'forward.unverified'")" -ge 1 ] || rl_fail "not audited"
@@ -339,7 +330,7 @@ RL_GATEWAY_ID=$GW rl_relaisd_conf \
     upstream.ca_file="$HB_CA" upstream.cert_file="$HB_GW_CERT" upstream.key_file="$HB_GW_KEY" \
     upstream.reconnect_min_ms=100 upstream.reconnect_max_ms=1000
 rl_relaisd_start --test-clock "$TC0"
-wait_for 15 "reconnected" bash -c "[ \"\$(\"$RELAISCTL\" -c \"$T/relaisd.conf\" --json status | jq -r .upstream.connected)\" = true ]"
+rl_wait_for 15 "reconnected" bash -c "[ \"\$(\"$RELAISCTL\" -c \"$T/relaisd.conf\" --json status | jq -r .upstream.connected)\" = true ]"
 rl_relaisd_stop
 STATUS=$(hb_sub pw:hospital-careplan -t "relais/gw/$GW/status" -C 1 -W 10) || rl_fail "no retained status"
 jq -e '.state == "offline"' <<<"$STATUS" >/dev/null || rl_fail "status after SIGTERM: $STATUS"

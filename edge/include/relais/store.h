@@ -83,6 +83,11 @@ struct relais_reject_record {
 };
 
 /* Records a rejected input and its audit record (inside a transaction). */
+/* Whether (device, seq) with this very body is stored already (a resend),
+ * without writing: a busy store still answers "duplicate" to it. */
+int relais_store_is_duplicate(struct relais_store *st, const char *device, uint64_t seq,
+                              const uint8_t *body, size_t len, bool *dup);
+
 int relais_store_put_reject(struct relais_store *st, const struct relais_reject_record *r);
 
 /* Appends to the hash-chained audit trail (inside a transaction). */
