@@ -33,6 +33,7 @@ enum outbox_stmt {
     OS_EVENT,
     OS_SEEN,
     OS_BATTERY,
+    OS_DEAD_LIST,
 };
 
 static const char *const sql_add = "INSERT OR IGNORE INTO outbox(lane, kind, ref, key, created_ms)"
@@ -293,6 +294,39 @@ int relais_store_outbox_stats(struct relais_store *st, struct relais_outbox_stat
     int64_t dead;
     err = single_int64(st, OS_DEAD_COUNT, "SELECT count(*) FROM dead_letters", 0, false, &dead);
     out->dead = (uint64_t)dead;
+    return err;
+}
+
+int relais_store_foreach_dead_letter(struct relais_store *st, int64_t limit,
+                                     int (*cb)(const struct relais_dead_letter *d, void *ud),
+                                     void *ud)
+{
+    sqlite3_stmt *s = store__lazy(st, OS_DEAD_LIST,
+                                  "SELECT id, lane, kind, ref, key, created_ms, dead_ms, attempts,"
+                                  " reason, topic, length(body) FROM dead_letters"
+                                  " ORDER BY id DESC LIMIT ?1");
+    if (!s) return RELAIS_ESTORE;
+    sqlite3_bind_int64(s, 1, limit > 0 ? limit : -1);
+    int rc, stop = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const struct relais_dead_letter d = {
+            .id = sqlite3_column_int64(s, 0),
+            .lane = sqlite3_column_int(s, 1),
+            .kind = (enum relais_outbox_kind)sqlite3_column_int(s, 2),
+            .ref = sqlite3_column_int64(s, 3),
+            .key = (const char *)sqlite3_column_text(s, 4),
+            .created_ms = sqlite3_column_int64(s, 5),
+            .dead_ms = sqlite3_column_int64(s, 6),
+            .attempts = sqlite3_column_int(s, 7),
+            .reason = (const char *)sqlite3_column_text(s, 8),
+            .topic = (const char *)sqlite3_column_text(s, 9),
+            .body_len = (size_t)sqlite3_column_int64(s, 10),
+        };
+        if ((stop = cb(&d, ud))) break;
+    }
+    int err = stop || rc == SQLITE_DONE ? RELAIS_OK : store__error(st->db, rc, "dead letters");
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
     return err;
 }
 

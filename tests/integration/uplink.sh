@@ -241,6 +241,9 @@ rl_expect_match "dead letter reason" "$REASON" "exceeds \\[upstream\\] max_messa
 [ "$(rl_sqlite "SELECT count(*) FROM audit WHERE kind = 'forward.dead_letter'")" -ge 1 ] || rl_fail "the dead letter is not audited"
 rl_ctl --json status | jq -e '.upstream.queue.dead_letters >= 1 and .store.drops.dead_letter >= 1' >/dev/null ||
     rl_fail "the status does not count the dead letter"
+rl_ctl --json dead-letters | jq -e '.[0] | .lane == "vitals" and .kind == "pack" and (.reason | test("max_message_kb")) and .bytes > 4096' >/dev/null ||
+    rl_fail "relaisctl dead-letters: $(rl_ctl dead-letters)"
+rl_log "relaisctl dead-letters: $(rl_ctl dead-letters | tail -1)"
 sighup_with
 rl_log "ok: a message too large for the hospital broker goes to the dead letters with its reason, audited and counted"
 

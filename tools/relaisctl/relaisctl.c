@@ -9,6 +9,7 @@
 #include "relais/control.h"
 #include "relais/crypto.h"
 #include "relais/error.h"
+#include "relais/outbox.h"
 #include "relais/registry.h"
 #include "relais/store.h"
 #include "relais/version.h"
@@ -58,6 +59,7 @@ static const struct {
     {"readings", "stored readings, oldest first (--device, --metric, --limit)"},
     {"packs", "stored packs with their seq and flags (--device, --flagged, --limit)"},
     {"rejects", "rejected inputs with their reason (--device, --limit)"},
+    {"dead-letters", "what could not be forwarded to the hospital, with why (--limit)"},
     {"devices", "the device registry: id, kind, patient, active or removed"},
     {"device add ID", "register a device (--kind, --patient) and print its credentials"},
     {"device remove ID", "revoke a device: its key is erased and its sessions closed"},
@@ -371,6 +373,32 @@ static int print_reject(const struct relais_stored_reject *r, void *ud)
     return 0;
 }
 
+static int print_dead_letter(const struct relais_dead_letter *d, void *ud)
+{
+    static const char *const kinds[] = {"?", "pack", "alert", "missed", "device"};
+    static const char *const lanes[] = {"alert", "adherence", "device", "vitals"};
+    struct walk *w = ud;
+    char t[40];
+    iso_time((double)d->dead_ms / 1000.0, t, sizeof t);
+    const char *kind = d->kind >= 1 && d->kind <= 4 ? kinds[d->kind] : kinds[0];
+    const char *lane = d->lane >= 0 && d->lane < 4 ? lanes[d->lane] : "?";
+    if (w->rows) {
+        json_array_append_new(
+            w->rows,
+            json_pack("{s:I, s:s, s:s, s:s, s:I, s:s, s:i, s:s, s:s, s:I}", "id", (json_int_t)d->id,
+                      "at", t, "lane", lane, "kind", kind, "ref", (json_int_t)d->ref, "key",
+                      d->key ? d->key : "", "attempts", d->attempts, "reason", d->reason, "topic",
+                      d->topic ? d->topic : "", "bytes", (json_int_t)d->body_len));
+    } else {
+        if (w->n++ == 0)
+            printf("%-6s %-24s %-9s %-6s %10s %8s %s\n", "id", "at", "lane", "kind", "ref",
+                   "attempts", "reason");
+        printf("%-6lld %-24s %-9s %-6s %10lld %8d %s\n", (long long)d->id, t, lane, kind,
+               (long long)d->ref, d->attempts, d->reason);
+    }
+    return 0;
+}
+
 static int cmd_walk(const struct opts *o, const char *db, const char *cmd)
 {
     struct relais_store *st = NULL;
@@ -386,6 +414,8 @@ static int cmd_walk(const struct opts *o, const char *db, const char *cmd)
         rc = relais_store_foreach_reading(st, &f, print_reading, &w);
     else if (strcmp(cmd, "packs") == 0)
         rc = relais_store_foreach_pack(st, &f, print_pack, &w);
+    else if (strcmp(cmd, "dead-letters") == 0)
+        rc = relais_store_foreach_dead_letter(st, o->limit, print_dead_letter, &w);
     else
         rc = relais_store_foreach_reject(st, &f, print_reject, &w);
     relais_store_close(st);

@@ -73,6 +73,23 @@ struct relais_outbox_stats {
 };
 int relais_store_outbox_stats(struct relais_store *st, struct relais_outbox_stats *out);
 
+struct relais_dead_letter {
+    int64_t id;
+    int lane;
+    enum relais_outbox_kind kind;
+    int64_t ref;
+    const char *key;
+    int64_t created_ms, dead_ms;
+    int attempts;
+    const char *reason;
+    const char *topic; /* NULL: nothing was rendered */
+    size_t body_len;
+};
+/* The dead letters, newest first, at most limit (<= 0: all). */
+int relais_store_foreach_dead_letter(struct relais_store *st, int64_t limit,
+                                     int (*cb)(const struct relais_dead_letter *d, void *ud),
+                                     void *ud);
+
 /* One stored pack and its records, for rendering. */
 int relais_store_pack_load(struct relais_store *st, int64_t pack_id,
                            int (*cb)(const struct relais_stored_pack *p,
