@@ -26,6 +26,7 @@
 #include "relais/engine.h"
 #include "relais/error.h"
 #include "relais/log.h"
+#include "relais/outbox.h"
 #include "relais/tz.h"
 
 #include <inttypes.h>
@@ -1731,6 +1732,17 @@ static int fail_run(struct relais_engine *e, int rc, const char *what)
     return rc;
 }
 
+/* The store names the patient of each pack's outbox rows at arrival. */
+static void bind_store(struct relais_engine *e)
+{
+    const char *ids[RELAIS_CAREPLAN_MAX_DEVICES];
+    size_t n = 0;
+    for (size_t i = 0; e->has_plan && i < e->plan.ndevices && n < RELAIS_CAREPLAN_MAX_DEVICES; i++)
+        ids[n++] = e->plan.devices[i].id;
+    if (relais_store_outbox_bind(e->st, e->has_plan ? e->plan.patient : NULL, ids, n))
+        log_error("rules", "out of memory binding the plan's devices for forwarding");
+}
+
 static int load_active_plan(struct relais_engine *e)
 {
     struct relais_stored_plan sp;
@@ -1749,6 +1761,7 @@ static int load_active_plan(struct relais_engine *e)
     e->has_plan = true;
     free(e->plan_body);
     e->plan_body = sp.body;
+    bind_store(e);
     log_notice("rules", "care plan version %" PRId64 " (%s, %s) from %s", sp.version, e->plan.drug,
                relais_pathway_name(e->plan.pathway), sp.source);
     return RELAIS_OK;
@@ -1960,6 +1973,7 @@ int relais_engine_apply_plan(struct relais_engine *e, const char *json, size_t l
     free(e->plan_body);
     e->plan_body = body;
     free(next);
+    bind_store(e);
     e->stats.plans_applied++;
     res->status = RELAIS_PLAN_APPLIED;
     res->active_version = e->plan.version;

@@ -164,6 +164,7 @@ struct pack_ctx {
     int added;
     bool other_patient;
     char patient[RELAIS_PATIENT_MAX + 1];
+    const char *bound; /* the row's patient: its device's at the pack's arrival */
 };
 
 static int pack_cb(const struct relais_stored_pack *p, const struct relais_stored_reading *recs,
@@ -171,7 +172,7 @@ static int pack_cb(const struct relais_stored_pack *p, const struct relais_store
 {
     struct pack_ctx *c = ud;
     struct batch *b = c->b;
-    const char *patient = patient_of(b->f, p->device);
+    const char *patient = c->bound && c->bound[0] ? c->bound : patient_of(b->f, p->device);
     snprintf(c->patient, sizeof c->patient, "%s", patient);
     if (b->n > 0 && strcmp(patient, b->patient) != 0) {
         c->other_patient = true;
@@ -292,7 +293,7 @@ static int row_cb(const struct relais_outbox_row *r, void *ud)
     int added;
     char patient[RELAIS_PATIENT_MAX + 1] = "";
     if (r->kind == RELAIS_OUTBOX_PACK) {
-        struct pack_ctx c = {b, r->lane, 0, false, ""};
+        struct pack_ctx c = {b, r->lane, 0, false, "", r->key};
         int rc = relais_store_pack_load(f->st, r->ref, pack_cb, &c);
         if (rc == RELAIS_ENOTFOUND) {
             if (b->n > 0) return 1;

@@ -307,6 +307,7 @@ static void store_free(struct relais_store *st)
         sqlite3_finalize(st->lazy[i]);
     if (st->db) sqlite3_close_v2(st->db);
     free(st->seq_cache);
+    free(st->bound);
     free(st->path);
     free(st);
 }
@@ -770,8 +771,9 @@ int relais_store_put_pack(struct relais_store *st, const struct relais_pack *pac
         }
         for (int lane = 0; lane < RELAIS_LANE_COUNT && !rc; lane++)
             if (lanes & (1u << lane))
-                rc =
-                    relais_store_outbox_add(st, lane, RELAIS_OUTBOX_PACK, pack_id, "", received_ms);
+                rc = relais_store_outbox_add(st, lane, RELAIS_OUTBOX_PACK, pack_id,
+                                             relais_store_outbox_patient(st, pack->device),
+                                             received_ms);
         if (rc) return rc;
     }
     *result = seen ? RELAIS_PUT_FLAGGED : RELAIS_PUT_STORED;

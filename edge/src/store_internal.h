@@ -55,6 +55,11 @@ struct relais_store {
     bool unevictable;   /* housekeeping found nothing left to remove */
     uint64_t last_size; /* at the last quota check */
     bool outbox_on;     /* write outbox rows (relais/outbox.h) */
+    /* the active care plan's devices and patient: a pack's outbox rows carry
+     * the patient its device was bound to when it arrived */
+    char (*bound)[RELAIS_WIRE_ID_MAX + 1];
+    size_t nbound;
+    char bound_patient[RELAIS_PATIENT_MAX + 1];
     int page_size;
     /* audit chain: last committed row, and the last row of the open txn */
     int64_t audit_id;

@@ -76,6 +76,27 @@ bool relais_store_outbox_enabled(const struct relais_store *st)
     return st->outbox_on;
 }
 
+int relais_store_outbox_bind(struct relais_store *st, const char *patient,
+                             const char *const *devices, size_t n)
+{
+    char(*b)[RELAIS_WIRE_ID_MAX + 1] = n ? calloc(n, sizeof *b) : NULL;
+    if (n && !b) return RELAIS_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        snprintf(b[i], sizeof b[i], "%s", devices[i]);
+    free(st->bound);
+    st->bound = b;
+    st->nbound = n;
+    snprintf(st->bound_patient, sizeof st->bound_patient, "%s", patient ? patient : "");
+    return RELAIS_OK;
+}
+
+const char *relais_store_outbox_patient(const struct relais_store *st, const char *device)
+{
+    for (size_t i = 0; i < st->nbound; i++)
+        if (strcmp(st->bound[i], device) == 0 && st->bound_patient[0]) return st->bound_patient;
+    return "unbound";
+}
+
 int relais_store_outbox_add(struct relais_store *st, int lane, enum relais_outbox_kind kind,
                             int64_t ref, const char *key, int64_t created_ms)
 {

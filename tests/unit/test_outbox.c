@@ -339,7 +339,8 @@ static void test_pack_rows_per_lane(void **state)
     for (int lane = RELAIS_LANE_ADHERENCE; lane <= RELAIS_LANE_VITALS; lane++) {
         assert_int_equal(q_int(f,
                                "SELECT count(*) FROM outbox WHERE lane = %d AND kind = %d AND"
-                               " ref = %lld AND key = '' AND created_ms = %lld AND attempts = 0",
+                               " ref = %lld AND key = 'unbound' AND created_ms = %lld AND"
+                               " attempts = 0",
                                lane, RELAIS_OUTBOX_PACK, (long long)pack, (long long)T0_MS),
                          1);
     }
@@ -366,6 +367,40 @@ static void test_pack_rows_per_lane(void **state)
     put_in_txn(f, DEV_B, 1, PACK_MIXED, T0_MS + 4000);
     relais_store_rollback(f->st);
     assert_int_equal(outbox_rows(f), 4);
+}
+
+/* A pack's rows name the patient its device was bound to when it arrived:
+ * a backlog sent after a new plan still goes under that patient. */
+static void test_rows_keep_the_patient_at_arrival(void **state)
+{
+    struct fixture *f = *state;
+    char text[64];
+
+    relais_store_outbox_enable(f->st, true);
+    const char *devs[] = {DEV_A};
+    assert_int_equal(relais_store_outbox_bind(f->st, "p-one", devs, 1), RELAIS_OK);
+    assert_string_equal(relais_store_outbox_patient(f->st, DEV_A), "p-one");
+    assert_string_equal(relais_store_outbox_patient(f->st, DEV_B), "unbound");
+    assert_int_equal(put(f, DEV_A, 1, PACK_HR, T0_MS), RELAIS_PUT_STORED);
+    int64_t first = last_pack_id(f);
+    assert_int_equal(put(f, DEV_B, 1, PACK_HR, T0_MS), RELAIS_PUT_STORED);
+    int64_t other = last_pack_id(f);
+    /* a new plan: another patient on the same device */
+    assert_int_equal(relais_store_outbox_bind(f->st, "p-two", devs, 1), RELAIS_OK);
+    assert_int_equal(put(f, DEV_A, 2, PACK_HR, T0_MS + 1000), RELAIS_PUT_STORED);
+    int64_t second = last_pack_id(f);
+    assert_string_equal(
+        q_text(f, text, sizeof text, "SELECT key FROM outbox WHERE ref = %lld", (long long)first),
+        "p-one");
+    assert_string_equal(
+        q_text(f, text, sizeof text, "SELECT key FROM outbox WHERE ref = %lld", (long long)other),
+        "unbound");
+    assert_string_equal(
+        q_text(f, text, sizeof text, "SELECT key FROM outbox WHERE ref = %lld", (long long)second),
+        "p-two");
+    /* no plan: every device unbound */
+    assert_int_equal(relais_store_outbox_bind(f->st, NULL, NULL, 0), RELAIS_OK);
+    assert_string_equal(relais_store_outbox_patient(f->st, DEV_A), "unbound");
 }
 
 static void test_add_unique_and_ids(void **state)
@@ -727,7 +762,7 @@ static void test_failed_and_dead(void **state)
     assert_int_equal(q_int(f, "SELECT lane FROM dead_letters"), RELAIS_LANE_VITALS);
     assert_int_equal(q_int(f, "SELECT kind FROM dead_letters"), RELAIS_OUTBOX_PACK);
     assert_int_equal(q_int(f, "SELECT ref FROM dead_letters"), pack);
-    assert_string_equal(q_text(f, text, sizeof text, "SELECT key FROM dead_letters"), "");
+    assert_string_equal(q_text(f, text, sizeof text, "SELECT key FROM dead_letters"), "unbound");
     assert_int_equal(q_int(f, "SELECT created_ms FROM dead_letters"), T0_MS);
     assert_int_equal(q_int(f, "SELECT dead_ms FROM dead_letters"), T0_MS + 100);
     assert_int_equal(q_int(f, "SELECT attempts FROM dead_letters"), 3);
@@ -1102,6 +1137,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_off_by_default, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pack_rows_per_lane, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rows_keep_the_patient_at_arrival, setup, teardown),
         cmocka_unit_test_setup_teardown(test_add_unique_and_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scan, setup, teardown),
         cmocka_unit_test_setup_teardown(test_done_pack, setup, teardown),

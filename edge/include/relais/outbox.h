@@ -43,6 +43,15 @@ struct relais_outbox_row {
 void relais_store_outbox_enable(struct relais_store *st, bool on);
 bool relais_store_outbox_enabled(const struct relais_store *st);
 
+/* The devices the active care plan binds to patient (relais_engine keeps
+ * it): the outbox rows of a pack name the patient of its device at arrival
+ * ("unbound" for the others), so that a backlog sent after a new plan still
+ * goes under the patient it was measured on.  Copies. */
+int relais_store_outbox_bind(struct relais_store *st, const char *patient,
+                             const char *const *devices, size_t n);
+/* The patient a pack of device is forwarded under now ("unbound"). */
+const char *relais_store_outbox_patient(const struct relais_store *st, const char *device);
+
 /* Adds a row (in the open transaction, or its own).  The same (kind, ref,
  * key, lane) twice is one row.  Ignored when the outbox is off. */
 int relais_store_outbox_add(struct relais_store *st, int lane, enum relais_outbox_kind kind,
