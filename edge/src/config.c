@@ -97,7 +97,7 @@ const struct relais_config_key relais_config_keys[] = {
      "last two, so an alert always finds room."},
     {"upstream", "bundle_max", RELAIS_CFG_UINT, "100", 1, 1000, OFF(upstream_bundle_max), RL, NULL,
      "Most outbox rows (packs) in one transaction Bundle."},
-    {"upstream", "backlog_rate", RELAIS_CFG_UINT, "2000", 0, 1000000, OFF(upstream_backlog_rate),
+    {"upstream", "backlog_rate", RELAIS_CFG_UINT, "5000", 0, 1000000, OFF(upstream_backlog_rate),
      RL, NULL, "Backlog replay pace, in outbox rows per second; 0: as fast as PUBACKs come."},
     {"upstream", "status_interval_s", RELAIS_CFG_UINT, "60", 1, 86400,
      OFF(upstream_status_interval_s), RL, NULL,
