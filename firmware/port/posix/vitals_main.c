@@ -1,0 +1,406 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * relais-vitals-sim: the vitals hub (firmware/vitals) as a posix process, for
+ * the demo and the tests.  The ring log lives in a file emulating NOR flash
+ * (flash_file), so a killed process resumes with what it had not had
+ * acknowledged; the sensors are a deterministic generator; the transport is
+ * libmosquitto with a persistent session (client id = device id, clean
+ * session off, QoS 1), subscribed to the device's ack/+ and cmd topics.
+ *
+ *   relais-vitals-sim --port P --device ID --password-file F --flash FILE
+ *       [--host H] [--count N] [--interval-ms MS] [--bt-start S --bt-step D]
+ *       [--format json|cbor] [--inject-bad K] [--resend-ms MS]
+ *       [--resend-max-ms MS]
+ *
+ *   --count N          reading sets to generate (one pack each), default 10
+ *   --interval-ms MS   time between two reading sets, default 0
+ *   --bt-start/--bt-step  reading set i's time is S + i * D (default: now)
+ *   --inject-bad K     the K-th reading set (1-based) is a hand-made pack
+ *                      with an implausible spo2, which relaisd rejects
+ *   --resend-ms, --resend-max-ms  first resend timeout and its cap
+ *
+ * Exits 0 when every pack generated is acknowledged (or on SIGTERM/SIGINT:
+ * the state is in the flash file at every moment), 1 on an error, 2 on a
+ * usage error; prints "relais-vitals-sim: generated=.. sent=.. resent=..
+ * stored=.. duplicate=.. rejected=.. busy=.." on stdout.  Single-threaded:
+ * mosquitto_loop() in the main thread, signals through a signalfd.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <mosquitto.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "relais/fw/flash_file.h"
+#include "relais/fw/vitals.h"
+#include "relais/wire.h"
+
+/* Flash geometry of the simulated hub: 64 sectors of 4 KiB. */
+#define SIM_SECTOR_SIZE  4096u
+#define SIM_SECTOR_COUNT 64u
+#define SIM_WRITE_UNIT   4u
+#define SIM_SEQ_BLOCK    16u
+
+struct sim {
+    const char *host, *device, *flash_path;
+    int port;
+    char password[256];
+    uint64_t count, generated, inject_bad, interval_ms, next_ms;
+    uint64_t bt_start, bt_step;
+    enum relais_fw_vitals_format format;
+    uint32_t resend_ms, resend_max_ms;
+    struct mosquitto *mosq;
+    bool connected;
+    struct relais_fw_vitals hub;
+    struct relais_fw_ringlog log;
+    struct relais_fw_flash_file ff;
+    uint8_t work[512];
+    char topic_ack[RELAIS_WIRE_TOPIC_MAX], topic_cmd[RELAIS_WIRE_TOPIC_MAX];
+};
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int64_t unix_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Reading set i's time: --bt-start/--bt-step, else the device clock. */
+static double reading_time(const struct sim *s, uint64_t i, double device_s)
+{
+    if (s->bt_step) return (double)(s->bt_start + i * s->bt_step);
+    return (double)(uint64_t)device_s;
+}
+
+/* A reading set is due: not all generated, the interval elapsed. */
+static bool reading_due(struct sim *s)
+{
+    if (s->generated >= s->count) return false;
+    uint64_t now = mono_ms();
+    if (now < s->next_ms) return false;
+    s->next_ms = now + s->interval_ms;
+    return true;
+}
+
+/* The sensors: a deterministic set that varies with i. */
+static int read_sensors(void *ctx, double device_s, struct relais_fw_record *rec, size_t cap,
+                        double *bt)
+{
+    struct sim *s = ctx;
+    static const char *const names[] = {"temp",   "spo2",   "hr",         "bp_sys",
+                                        "bp_dia", "weight", "pro_nausea", "pro_fatigue"};
+    if (cap < 8 || !reading_due(s)) return 0;
+    uint64_t i = s->generated++;
+    double w = (double)(i % 10);
+    double v[8] = {36.5 + w / 10.0, 95.0 + (double)(i % 5), 60.0 + w,        120.0 + w,
+                   75.0 + w,        72.0 + w / 10.0,        (double)(i % 3), (double)(i % 5)};
+    *bt = reading_time(s, i, device_s);
+    for (size_t k = 0; k < 8; k++) {
+        rec[k] = (struct relais_fw_record){
+            .name = names[k], .kind = RELAIS_FW_V_NUM, .v = v[k], .t = *bt};
+    }
+    return 8;
+}
+
+static int send_pack(void *ctx, uint64_t seq, const void *body, size_t len)
+{
+    struct sim *s = ctx;
+    char topic[RELAIS_WIRE_TOPIC_MAX];
+    if (!s->connected) return -1;
+    if (relais_wire_topic_up(topic, sizeof topic, s->device, seq) < 0) return -1;
+    int rc = mosquitto_publish(s->mosq, NULL, topic, (int)len, body, 1, false);
+    return rc == MOSQ_ERR_SUCCESS ? 0 : -1;
+}
+
+static void log_line(void *ctx, enum relais_fw_vitals_log_level level, uint64_t seq,
+                     const char *msg)
+{
+    static const char *const lv[] = {"info", "warn", "error"};
+    (void)ctx;
+    fprintf(stderr, "relais-vitals-sim: %s: seq %" PRIu64 ": %s\n", lv[level], seq, msg);
+}
+
+/* --inject-bad: reading set K as a pack relaisd rejects (spo2 of 150 %),
+ * which the encoder would refuse to write. */
+static int inject_bad(struct sim *s)
+{
+    char body[256];
+    uint64_t i = s->generated++, seq = 0;
+    double t = reading_time(s, i, (double)unix_ms() / 1000.0);
+    int n = snprintf(body, sizeof body,
+                     "[{\"bn\":\"urn:dev:relais:%s:\",\"bt\":%.0f,\"n\":\"spo2\",\"u\":\"%%\","
+                     "\"v\":150}]",
+                     s->device, t);
+    if (n < 0 || (size_t)n >= sizeof body) return RELAIS_FW_EINTERNAL;
+    int rc = relais_fw_vitals_submit(&s->hub, body, (size_t)n, &seq);
+    if (rc == RELAIS_FW_OK)
+        fprintf(stderr, "relais-vitals-sim: info: seq %" PRIu64 ": bad pack injected\n", seq);
+    return rc;
+}
+
+static void on_connect(struct mosquitto *m, void *ud, int rc)
+{
+    struct sim *s = ud;
+    if (rc != 0) {
+        fprintf(stderr, "relais-vitals-sim: connection refused: %s\n",
+                mosquitto_connack_string(rc));
+        return;
+    }
+    s->connected = true;
+    mosquitto_subscribe(m, NULL, s->topic_ack, 1);
+    mosquitto_subscribe(m, NULL, s->topic_cmd, 1);
+    relais_fw_vitals_link_up(&s->hub, mono_ms());
+}
+
+static void on_disconnect(struct mosquitto *m, void *ud, int rc)
+{
+    struct sim *s = ud;
+    (void)m;
+    (void)rc;
+    s->connected = false;
+}
+
+static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_message *msg)
+{
+    struct sim *s = ud;
+    bool is_cmd = strcmp(msg->topic, s->topic_cmd) == 0;
+    (void)m;
+    if (msg->payloadlen < 0) return;
+    int rc =
+        is_cmd ? relais_fw_vitals_on_cmd(&s->hub, msg->payload, (size_t)msg->payloadlen, mono_ms())
+               : relais_fw_vitals_on_ack(&s->hub, msg->payload, (size_t)msg->payloadlen, mono_ms());
+    if (rc && rc != RELAIS_FW_EINVAL)
+        fprintf(stderr, "relais-vitals-sim: ring log: %s\n", relais_fw_strerror(rc));
+}
+
+static int read_password(struct sim *s, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(s->password, 1, sizeof s->password - 1, f) : 0;
+    if (f) fclose(f);
+    s->password[n] = '\0';
+    if (!n) {
+        fprintf(stderr, "relais-vitals-sim: cannot read %s\n", path);
+        return -1;
+    }
+    s->password[strcspn(s->password, "\r\n")] = '\0';
+    return 0;
+}
+
+static int parse_u64(const char *arg, const char *what, uint64_t max, uint64_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(arg, &end, 10);
+    if (errno || !end || end == arg || *end || arg[0] == '-' || v > max) {
+        fprintf(stderr, "relais-vitals-sim: bad %s: %s\n", what, arg);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_args(struct sim *s, int argc, char **argv)
+{
+    static const struct option lo[] = {{"host", 1, 0, 'h'},          {"port", 1, 0, 'p'},
+                                       {"device", 1, 0, 'd'},        {"password-file", 1, 0, 'P'},
+                                       {"flash", 1, 0, 'f'},         {"count", 1, 0, 'n'},
+                                       {"interval-ms", 1, 0, 'i'},   {"bt-start", 1, 0, 'b'},
+                                       {"bt-step", 1, 0, 'B'},       {"format", 1, 0, 'F'},
+                                       {"inject-bad", 1, 0, 'x'},    {"resend-ms", 1, 0, 'r'},
+                                       {"resend-max-ms", 1, 0, 'R'}, {0, 0, 0, 0}};
+    uint64_t u = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        switch (c) {
+        case 'h': s->host = optarg; break;
+        case 'p':
+            if (parse_u64(optarg, "--port", 65535, &u)) return -1;
+            s->port = (int)u;
+            break;
+        case 'd': s->device = optarg; break;
+        case 'P':
+            if (read_password(s, optarg)) return -1;
+            break;
+        case 'f': s->flash_path = optarg; break;
+        case 'n':
+            if (parse_u64(optarg, "--count", 100000000, &s->count)) return -1;
+            break;
+        case 'i':
+            if (parse_u64(optarg, "--interval-ms", 86400000, &s->interval_ms)) return -1;
+            break;
+        case 'b':
+            if (parse_u64(optarg, "--bt-start", 253402300799ULL, &s->bt_start)) return -1;
+            break;
+        case 'B':
+            if (parse_u64(optarg, "--bt-step", 86400, &s->bt_step)) return -1;
+            break;
+        case 'F':
+            if (strcmp(optarg, "json") == 0) {
+                s->format = RELAIS_FW_VITALS_JSON;
+            } else if (strcmp(optarg, "cbor") == 0) {
+                s->format = RELAIS_FW_VITALS_CBOR;
+            } else {
+                fprintf(stderr, "relais-vitals-sim: bad --format: %s\n", optarg);
+                return -1;
+            }
+            break;
+        case 'x':
+            if (parse_u64(optarg, "--inject-bad", 100000000, &s->inject_bad)) return -1;
+            break;
+        case 'r':
+            if (parse_u64(optarg, "--resend-ms", 3600000, &u) || !u) return -1;
+            s->resend_ms = (uint32_t)u;
+            break;
+        case 'R':
+            if (parse_u64(optarg, "--resend-max-ms", 3600000, &u) || !u) return -1;
+            s->resend_max_ms = (uint32_t)u;
+            break;
+        default: return -1;
+        }
+    }
+    if (!s->port || !s->device || !s->flash_path || optind != argc) {
+        fprintf(stderr, "usage: relais-vitals-sim --port P --device ID --password-file F "
+                        "--flash FILE [options] (see the source's header)\n");
+        return -1;
+    }
+    if (s->bt_start && !s->bt_step) s->bt_step = 60;
+    if (s->resend_max_ms < s->resend_ms) s->resend_max_ms = s->resend_ms;
+    return 0;
+}
+
+static int open_hub(struct sim *s)
+{
+    static const struct relais_fw_vitals_ops ops = {
+        .read_cb = read_sensors, .send_cb = send_pack, .log_cb = log_line};
+    int rc = relais_fw_flash_file_open(&s->ff, s->flash_path, SIM_SECTOR_SIZE, SIM_SECTOR_COUNT,
+                                       SIM_WRITE_UNIT);
+    if (rc == RELAIS_FW_OK)
+        rc = relais_fw_ringlog_mount(&s->log, &s->ff.flash, s->work, sizeof s->work, SIM_SEQ_BLOCK);
+    if (rc) {
+        fprintf(stderr, "relais-vitals-sim: %s: %s\n", s->flash_path, relais_fw_strerror(rc));
+        return rc;
+    }
+    struct relais_fw_vitals_ops o = ops;
+    o.ctx = s;
+    uint64_t now = mono_ms();
+    rc = relais_fw_vitals_init(&s->hub, &s->log, &o, s->device, s->format, s->resend_ms,
+                               s->resend_max_ms, unix_ms() - (int64_t)now);
+    if (rc) {
+        fprintf(stderr, "relais-vitals-sim: bad device id %s\n", s->device);
+        return rc;
+    }
+    fprintf(stderr, "relais-vitals-sim: resumed unacked=%" PRIu32 " next_seq=%" PRIu64 "\n",
+            relais_fw_ringlog_unacked(&s->log), s->log.next_seq);
+    return RELAIS_FW_OK;
+}
+
+static int open_mqtt(struct sim *s)
+{
+    relais_wire_topic_cmd(s->topic_cmd, sizeof s->topic_cmd, s->device);
+    int n = snprintf(s->topic_ack, sizeof s->topic_ack, "relais/dev/%s/ack/+", s->device);
+    if (n < 0 || (size_t)n >= sizeof s->topic_ack) return -1;
+    s->mosq = mosquitto_new(s->device, false, s);
+    if (!s->mosq) return -1;
+    mosquitto_username_pw_set(s->mosq, s->device, s->password[0] ? s->password : NULL);
+    mosquitto_connect_callback_set(s->mosq, on_connect);
+    mosquitto_disconnect_callback_set(s->mosq, on_disconnect);
+    mosquitto_message_callback_set(s->mosq, on_message);
+    if (mosquitto_connect(s->mosq, s->host, s->port, 30) != MOSQ_ERR_SUCCESS)
+        fprintf(stderr, "relais-vitals-sim: broker %s:%d not reachable yet\n", s->host, s->port);
+    return 0;
+}
+
+static int open_signals(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0) return -1;
+    return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+static int run(struct sim *s, int sfd)
+{
+    uint64_t last_try = 0;
+    for (;;) {
+        struct signalfd_siginfo si;
+        if (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+            fprintf(stderr, "relais-vitals-sim: signal %" PRIu32 ", stopping\n", si.ssi_signo);
+            return 0;
+        }
+        int rc = RELAIS_FW_OK;
+        if (s->inject_bad && s->generated + 1 == s->inject_bad && reading_due(s))
+            rc = inject_bad(s);
+        if (rc == RELAIS_FW_OK) rc = relais_fw_vitals_step(&s->hub, mono_ms());
+        if (rc && rc != RELAIS_FW_EFULL) {
+            fprintf(stderr, "relais-vitals-sim: ring log: %s\n", relais_fw_strerror(rc));
+            return 1;
+        }
+        if (s->generated >= s->count && relais_fw_vitals_idle(&s->hub)) return 0;
+        rc = mosquitto_loop(s->mosq, 10, 1);
+        if (rc != MOSQ_ERR_SUCCESS) {
+            s->connected = false;
+            uint64_t now = mono_ms();
+            if (now - last_try >= 200) {
+                last_try = now;
+                mosquitto_reconnect(s->mosq);
+            } else {
+                struct timespec ts = {0, 10 * 1000000};
+                nanosleep(&ts, NULL);
+            }
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    static struct sim s; /* large (the flash work and packs): not on the stack */
+    s.host = "127.0.0.1";
+    s.count = 10;
+    s.resend_ms = 2000;
+    s.resend_max_ms = 60000;
+    s.ff.fd = -1;
+    if (parse_args(&s, argc, argv)) return 2;
+    int sfd = open_signals();
+    if (sfd < 0) {
+        perror("relais-vitals-sim: signalfd");
+        return 1;
+    }
+    mosquitto_lib_init();
+    int rc = 1;
+    if (open_hub(&s) != RELAIS_FW_OK || open_mqtt(&s) != 0) goto out;
+    rc = run(&s, sfd);
+    const struct relais_fw_vitals_stats *st = &s.hub.stats;
+    printf("relais-vitals-sim: generated=%" PRIu64 " sent=%" PRIu32 " resent=%" PRIu32
+           " stored=%" PRIu32 " duplicate=%" PRIu32 " rejected=%" PRIu32 " busy=%" PRIu32
+           " unacked=%" PRIu32 "\n",
+           s.generated, st->sent, st->resent, st->stored, st->duplicate, st->rejected, st->busy,
+           relais_fw_ringlog_unacked(&s.log));
+    fflush(stdout);
+out:
+    if (s.mosq) {
+        mosquitto_disconnect(s.mosq);
+        mosquitto_loop(s.mosq, 100, 1);
+        mosquitto_destroy(s.mosq);
+    }
+    mosquitto_lib_cleanup();
+    relais_fw_flash_file_close(&s.ff);
+    close(sfd);
+    return rc;
+}
