@@ -10,7 +10,7 @@
  *   relais-vitals-sim --port P --device ID --password-file F --flash FILE
  *       [--host H] [--count N] [--interval-ms MS] [--bt-start S --bt-step D]
  *       [--format json|cbor] [--inject-bad K] [--resend-ms MS]
- *       [--resend-max-ms MS]
+ *       [--resend-max-ms MS] [--scenario FILE [--speed N]]
  *
  *   --count N          reading sets to generate (one pack each), default 10
  *   --interval-ms MS   time between two reading sets, default 0
@@ -18,6 +18,14 @@
  *   --inject-bad K     the K-th reading set (1-based) is a hand-made pack
  *                      with an implausible spo2, which relaisd rejects
  *   --resend-ms, --resend-max-ms  first resend timeout and its cap
+ *   --scenario FILE    the sensors play the vitals hub's events of a device
+ *                      scenario (docs/device-scenarios.md) instead of the
+ *                      generator: one pack per event, its time the event's
+ *                      absolute time (--count, --interval-ms and --bt-* are
+ *                      ignored; --inject-bad is refused); a restarted sim
+ *                      plays the file again from its start
+ *   --speed N          scenario seconds per real second (default 0: as fast
+ *                      as the acks allow)
  *
  * Exits 0 when every pack generated is acknowledged (or on SIGTERM/SIGINT:
  * the state is in the flash file at every moment), 1 on an error, 2 on a
@@ -41,6 +49,7 @@
 #include "relais/fw/flash_file.h"
 #include "relais/fw/vitals.h"
 #include "relais/wire.h"
+#include "scenario.h"
 
 /* Flash geometry of the simulated hub: 64 sectors of 4 KiB. */
 #define SIM_SECTOR_SIZE  4096u
@@ -63,6 +72,12 @@ struct sim {
     struct relais_fw_flash_file ff;
     uint8_t work[512];
     char topic_ack[RELAIS_WIRE_TOPIC_MAX], topic_cmd[RELAIS_WIRE_TOPIC_MAX];
+    const char *scenario_path; /* --scenario: the sensors play it */
+    uint64_t speed;
+    struct relais_scn scn;
+    struct relais_scn_iter it;
+    struct relais_scn_clock clock;
+    bool clock_set;
 };
 
 static uint64_t mono_ms(void)
@@ -96,11 +111,33 @@ static bool reading_due(struct sim *s)
     return true;
 }
 
+/* --scenario: the next event of the vitals hub once the accelerated clock
+ * has reached it (the clock starts at the first event). */
+static int read_scenario(struct sim *s, struct relais_fw_record *rec, size_t cap, double *bt)
+{
+    const struct relais_scn_event *e = relais_scn_peek(&s->it);
+    uint64_t now = mono_ms();
+    if (!e || e->n > cap) return 0;
+    if (!s->clock_set) {
+        relais_scn_clock_init(&s->clock, s->speed, e->t, now);
+        s->clock_set = true;
+    }
+    if (!relais_scn_clock_due(&s->clock, e->t, now)) return 0;
+    relais_scn_next(&s->it);
+    s->generated++;
+    *bt = (double)e->t;
+    for (uint32_t k = 0; k < e->n; k++)
+        rec[k] = (struct relais_fw_record){
+            .name = e->rec[k].name, .kind = RELAIS_FW_V_NUM, .v = e->rec[k].v, .t = *bt};
+    return (int)e->n;
+}
+
 /* The sensors: a deterministic set that varies with i. */
 static int read_sensors(void *ctx, double device_s, struct relais_fw_record *rec, size_t cap,
                         double *bt)
 {
     struct sim *s = ctx;
+    if (s->scenario_path) return read_scenario(s, rec, cap, bt);
     static const char *const names[] = {"temp",   "spo2",   "hr",         "bp_sys",
                                         "bp_dia", "weight", "pro_nausea", "pro_fatigue"};
     if (cap < 8 || !reading_due(s)) return 0;
@@ -222,7 +259,8 @@ static int parse_args(struct sim *s, int argc, char **argv)
                                        {"interval-ms", 1, 0, 'i'},   {"bt-start", 1, 0, 'b'},
                                        {"bt-step", 1, 0, 'B'},       {"format", 1, 0, 'F'},
                                        {"inject-bad", 1, 0, 'x'},    {"resend-ms", 1, 0, 'r'},
-                                       {"resend-max-ms", 1, 0, 'R'}, {0, 0, 0, 0}};
+                                       {"resend-max-ms", 1, 0, 'R'}, {"scenario", 1, 0, 'S'},
+                                       {"speed", 1, 0, 's'},         {0, 0, 0, 0}};
     uint64_t u = 0;
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -270,8 +308,16 @@ static int parse_args(struct sim *s, int argc, char **argv)
             if (parse_u64(optarg, "--resend-max-ms", 3600000, &u) || !u) return -1;
             s->resend_max_ms = (uint32_t)u;
             break;
+        case 'S': s->scenario_path = optarg; break;
+        case 's':
+            if (parse_u64(optarg, "--speed", 1000000, &s->speed)) return -1;
+            break;
         default: return -1;
         }
+    }
+    if (s->scenario_path && s->inject_bad) {
+        fprintf(stderr, "relais-vitals-sim: --inject-bad and --scenario exclude each other\n");
+        return -1;
     }
     if (!s->port || !s->device || !s->flash_path || optind != argc) {
         fprintf(stderr, "usage: relais-vitals-sim --port P --device ID --password-file F "
@@ -377,9 +423,21 @@ int main(int argc, char **argv)
     s.resend_max_ms = 60000;
     s.ff.fd = -1;
     if (parse_args(&s, argc, argv)) return 2;
+    if (s.scenario_path) {
+        struct relais_scn_error err;
+        if (relais_scn_load(&s.scn, s.scenario_path, 0, &err)) {
+            fprintf(stderr, "relais-vitals-sim: %s:%" PRIu32 ": %s\n", s.scenario_path, err.line,
+                    err.why);
+            relais_scn_free(&s.scn);
+            return 2;
+        }
+        s.count = relais_scn_count(&s.scn, RELAIS_SCN_VITALS);
+        relais_scn_iter_init(&s.it, &s.scn, RELAIS_SCN_VITALS);
+    }
     int sfd = open_signals();
     if (sfd < 0) {
         perror("relais-vitals-sim: signalfd");
+        relais_scn_free(&s.scn);
         return 1;
     }
     mosquitto_lib_init();
@@ -401,6 +459,7 @@ out:
     }
     mosquitto_lib_cleanup();
     relais_fw_flash_file_close(&s.ff);
+    relais_scn_free(&s.scn);
     close(sfd);
     return rc;
 }

@@ -1,0 +1,416 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * relais-pillbox-sim: the pill box (firmware/pillbox) as a posix process, for
+ * the demo and the tests.  The ring log lives in a file emulating NOR flash
+ * (flash_file), so a killed process resumes with what it had not had
+ * acknowledged; the sensors are a deterministic generator of lid cycles; the
+ * transport is libcoap (coaps, DTLS-PSK with identity = device id): one
+ * confirmable POST /dev/{device}/up/{seq} in flight, SenML CBOR.
+ *
+ *   relais-pillbox-sim --port P --device ID --psk-file F --flash FILE
+ *       [--host H] [--count N] [--interval-ms MS] [--bt-start S --bt-step D]
+ *       [--resend-ms MS] [--resend-max-ms MS]
+ *
+ *   --port P           relaisd's DTLS port ([coap] dtls_port)
+ *   --psk-file F       the key `relaisctl device add ID --kind pillbox` printed
+ *   --count N          dose events to generate, default 10; each is a lid
+ *                      cycle (lid open, dose of slot am or pm alternately,
+ *                      battery, lid closed): one pack
+ *   --interval-ms MS   time between two dose events, default 0
+ *   --bt-start/--bt-step  event i's time is S + i * D (default: now)
+ *   --resend-ms, --resend-max-ms  first resend timeout and its cap
+ *
+ * Exits 0 when every pack generated is acknowledged (or on SIGTERM/SIGINT:
+ * the state is in the flash file at every moment), 1 on an error, 2 on a
+ * usage error; prints "relais-pillbox-sim: generated=.. sent=.. resent=..
+ * stored=.. duplicate=.. rejected=.. busy=.. unacked=.." on stdout.
+ * Single-threaded: coap_io_process() in the main thread, signals through a
+ * signalfd.
+ *
+ * Sessions: a session that stayed silent for a whole resend timeout is given
+ * up and a new one (a new DTLS handshake) carries the resend: relaisd may
+ * have restarted and forgotten the old one.  Tokens are the process's own,
+ * unique across sessions, so a late answer on an old session is never taken
+ * for the answer to a newer request.
+ */
+#include <arpa/inet.h>
+#include <coap3/coap.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "relais/fw/flash_file.h"
+#include "relais/fw/pillbox.h"
+#include "relais/wire.h"
+
+/* Flash geometry of the simulated pill box: 32 sectors of 4 KiB. */
+#define SIM_SECTOR_SIZE  4096u
+#define SIM_SECTOR_COUNT 32u
+#define SIM_WRITE_UNIT   4u
+#define SIM_SEQ_BLOCK    16u
+/* Sessions given up are released only at the end: libcoap 4.3.1 leaks the
+ * queued PDUs of a client session released while it still holds some. */
+#define SIM_OLD_SESSIONS 1024u
+
+struct sim {
+    const char *host, *device, *flash_path;
+    int port;
+    char psk[128];
+    size_t psk_len;
+    uint64_t count, events, interval_ms, next_ms;
+    uint64_t bt_start, bt_step;
+    unsigned phase; /* step of the current lid cycle */
+    uint32_t resend_ms, resend_max_ms;
+    coap_context_t *ctx;
+    coap_session_t *session;
+    bool session_heard; /* an answer came on session since the last send */
+    bool session_used;  /* a request was sent on session */
+    coap_session_t *old[SIM_OLD_SESSIONS];
+    size_t n_old;
+    uint64_t next_token;
+    /* the request in flight */
+    uint64_t req_seq;
+    coap_session_t *req_session;
+    uint8_t req_token[8];
+    struct relais_fw_pillbox box;
+    struct relais_fw_ringlog log;
+    struct relais_fw_flash_file ff;
+    uint8_t work[512];
+};
+
+static struct sim g_sim; /* large (the flash work and packs): not on the stack */
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void log_line(void *ctx, enum relais_fw_pillbox_log_level level, uint64_t seq,
+                     const char *msg)
+{
+    static const char *const lv[] = {"info", "warn", "error"};
+    (void)ctx;
+    fprintf(stderr, "relais-pillbox-sim: %s: seq %" PRIu64 ": %s\n", lv[level], seq, msg);
+}
+
+/* ---- sessions ---- */
+
+static coap_session_t *new_session(struct sim *s)
+{
+    coap_address_t dst;
+    coap_address_init(&dst);
+    dst.addr.sin.sin_family = AF_INET;
+    dst.addr.sin.sin_port = htons((uint16_t)s->port);
+    if (inet_pton(AF_INET, s->host, &dst.addr.sin.sin_addr) != 1) return NULL;
+    dst.size = sizeof(struct sockaddr_in);
+    coap_dtls_cpsk_t c;
+    memset(&c, 0, sizeof c);
+    c.version = COAP_DTLS_CPSK_SETUP_VERSION;
+    c.psk_info.identity.s = (const uint8_t *)s->device;
+    c.psk_info.identity.length = strlen(s->device);
+    c.psk_info.key.s = (const uint8_t *)s->psk;
+    c.psk_info.key.length = s->psk_len;
+    coap_session_t *cs = coap_new_client_session_psk2(s->ctx, NULL, &dst, COAP_PROTO_DTLS, &c);
+    if (cs) {
+        /* libcoap retransmits a little; the device logic owns the resends */
+        coap_session_set_ack_timeout(cs, (coap_fixed_point_t){1, 0});
+        coap_session_set_max_retransmit(cs, 1);
+    }
+    return cs;
+}
+
+static void drop_session(struct sim *s)
+{
+    if (!s->session) return;
+    if (s->n_old < SIM_OLD_SESSIONS)
+        s->old[s->n_old++] = s->session;
+    else
+        coap_session_release(s->session);
+    s->session = NULL;
+}
+
+/* ---- the transport of the pill box ---- */
+
+static int send_pack(void *ctx, uint64_t seq, const void *body, size_t len)
+{
+    struct sim *s = ctx;
+    /* silence since the last send: the session is dead (or never came up) */
+    if (s->session && s->session_used && !s->session_heard) drop_session(s);
+    if (!s->session) {
+        s->session = new_session(s);
+        s->session_used = false;
+        if (!s->session) return -1;
+    }
+    coap_pdu_t *pdu = coap_new_pdu(COAP_MESSAGE_CON, COAP_REQUEST_CODE_POST, s->session);
+    if (!pdu) return -1;
+    uint64_t t = ++s->next_token;
+    for (int i = 0; i < 8; i++)
+        s->req_token[i] = (uint8_t)(t >> (56 - 8 * i));
+    char seqs[24];
+    int sl = snprintf(seqs, sizeof seqs, "%" PRIu64, seq);
+    uint8_t cf[2];
+    if (!coap_add_token(pdu, sizeof s->req_token, s->req_token) ||
+        !coap_add_option(pdu, COAP_OPTION_URI_PATH, 3, (const uint8_t *)"dev") ||
+        !coap_add_option(pdu, COAP_OPTION_URI_PATH, strlen(s->device),
+                         (const uint8_t *)s->device) ||
+        !coap_add_option(pdu, COAP_OPTION_URI_PATH, 2, (const uint8_t *)"up") ||
+        !coap_add_option(pdu, COAP_OPTION_URI_PATH, (size_t)sl, (const uint8_t *)seqs) ||
+        !coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT,
+                         coap_encode_var_safe(cf, sizeof cf, RELAIS_CF_SENML_CBOR), cf) ||
+        !coap_add_data(pdu, len, body)) {
+        coap_delete_pdu(pdu);
+        return -1;
+    }
+    s->req_seq = seq;
+    s->req_session = s->session;
+    s->session_used = true;
+    s->session_heard = false;
+    if (coap_send(s->session, pdu) == COAP_INVALID_MID) return -1;
+    return 0;
+}
+
+static coap_response_t on_response(coap_session_t *cs, const coap_pdu_t *sent,
+                                   const coap_pdu_t *recv, const coap_mid_t mid)
+{
+    struct sim *s = &g_sim;
+    (void)sent;
+    (void)mid;
+    if (cs == s->session) s->session_heard = true;
+    coap_bin_const_t tok = coap_pdu_get_token(recv);
+    if (cs != s->req_session || tok.length != sizeof s->req_token ||
+        memcmp(tok.s, s->req_token, sizeof s->req_token) != 0)
+        return COAP_RESPONSE_OK; /* an answer to an older request */
+    size_t len = 0;
+    const uint8_t *data = NULL;
+    if (!coap_get_data(recv, &len, &data)) len = 0;
+    uint32_t max_age = 60; /* RFC 7252 5.10.5 */
+    coap_opt_iterator_t it;
+    coap_opt_t *o = coap_check_option(recv, COAP_OPTION_MAXAGE, &it);
+    if (o) max_age = coap_decode_var_bytes(coap_opt_value(o), coap_opt_length(o));
+    uint64_t seq = s->req_seq;
+    s->req_session = NULL; /* answered: a repeat of this answer is ignored */
+    int rc = relais_fw_pillbox_on_response(&s->box, seq, (unsigned)coap_pdu_get_code(recv), data,
+                                           len, max_age, mono_ms());
+    if (rc && rc != RELAIS_FW_EINVAL)
+        fprintf(stderr, "relais-pillbox-sim: ring log: %s\n", relais_fw_strerror(rc));
+    return COAP_RESPONSE_OK;
+}
+
+/* ---- the sensors: lid cycles ---- */
+
+/* One step of the current lid cycle when due; advances only on success (a
+ * full log: the same step again later). */
+static int sensors(struct sim *s)
+{
+    if (s->events >= s->count) return RELAIS_FW_OK;
+    uint64_t now = mono_ms();
+    if (s->phase == 0 && now < s->next_ms) return RELAIS_FW_OK;
+    uint64_t i = s->events;
+    double t = s->bt_step ? (double)(s->bt_start + i * s->bt_step) : (double)time(NULL);
+    int rc;
+    switch (s->phase) {
+    case 0: rc = relais_fw_pillbox_lid(&s->box, true, t); break;
+    case 1: rc = relais_fw_pillbox_dose(&s->box, i % 2 ? "pm" : "am", t + 1); break;
+    case 2: rc = relais_fw_pillbox_battery(&s->box, (double)(100 - i % 50), t + 2); break;
+    default: rc = relais_fw_pillbox_lid(&s->box, false, t + 3); break;
+    }
+    if (rc) return rc;
+    if (++s->phase == 4) {
+        s->phase = 0;
+        s->events++;
+        s->next_ms = now + s->interval_ms;
+    }
+    return RELAIS_FW_OK;
+}
+
+/* ---- arguments ---- */
+
+static int read_psk(struct sim *s, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(s->psk, 1, sizeof s->psk - 1, f) : 0;
+    if (f) fclose(f);
+    s->psk[n] = '\0';
+    s->psk_len = strcspn(s->psk, "\r\n");
+    s->psk[s->psk_len] = '\0';
+    if (!s->psk_len) {
+        fprintf(stderr, "relais-pillbox-sim: cannot read a key from %s\n", path);
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_u64(const char *arg, const char *what, uint64_t max, uint64_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(arg, &end, 10);
+    if (errno || !end || end == arg || *end || arg[0] == '-' || v > max) {
+        fprintf(stderr, "relais-pillbox-sim: bad %s: %s\n", what, arg);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_args(struct sim *s, int argc, char **argv)
+{
+    static const struct option lo[] = {
+        {"host", 1, 0, 'h'},        {"port", 1, 0, 'p'},          {"device", 1, 0, 'd'},
+        {"psk-file", 1, 0, 'k'},    {"flash", 1, 0, 'f'},         {"count", 1, 0, 'n'},
+        {"interval-ms", 1, 0, 'i'}, {"bt-start", 1, 0, 'b'},      {"bt-step", 1, 0, 'B'},
+        {"resend-ms", 1, 0, 'r'},   {"resend-max-ms", 1, 0, 'R'}, {0, 0, 0, 0}};
+    uint64_t u = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        switch (c) {
+        case 'h': s->host = optarg; break;
+        case 'p':
+            if (parse_u64(optarg, "--port", 65535, &u)) return -1;
+            s->port = (int)u;
+            break;
+        case 'd': s->device = optarg; break;
+        case 'k':
+            if (read_psk(s, optarg)) return -1;
+            break;
+        case 'f': s->flash_path = optarg; break;
+        case 'n':
+            if (parse_u64(optarg, "--count", 100000000, &s->count)) return -1;
+            break;
+        case 'i':
+            if (parse_u64(optarg, "--interval-ms", 86400000, &s->interval_ms)) return -1;
+            break;
+        case 'b':
+            if (parse_u64(optarg, "--bt-start", 253402300799ULL, &s->bt_start)) return -1;
+            break;
+        case 'B':
+            if (parse_u64(optarg, "--bt-step", 86400, &s->bt_step)) return -1;
+            break;
+        case 'r':
+            if (parse_u64(optarg, "--resend-ms", 3600000, &u) || !u) return -1;
+            s->resend_ms = (uint32_t)u;
+            break;
+        case 'R':
+            if (parse_u64(optarg, "--resend-max-ms", 3600000, &u) || !u) return -1;
+            s->resend_max_ms = (uint32_t)u;
+            break;
+        default: return -1;
+        }
+    }
+    if (!s->port || !s->device || !s->flash_path || !s->psk_len || optind != argc) {
+        fprintf(stderr, "usage: relais-pillbox-sim --port P --device ID --psk-file F "
+                        "--flash FILE [options] (see the source's header)\n");
+        return -1;
+    }
+    if (s->bt_start && !s->bt_step) s->bt_step = 60;
+    if (s->resend_max_ms < s->resend_ms) s->resend_max_ms = s->resend_ms;
+    return 0;
+}
+
+/* ---- main ---- */
+
+static int open_box(struct sim *s)
+{
+    int rc = relais_fw_flash_file_open(&s->ff, s->flash_path, SIM_SECTOR_SIZE, SIM_SECTOR_COUNT,
+                                       SIM_WRITE_UNIT);
+    if (rc == RELAIS_FW_OK)
+        rc = relais_fw_ringlog_mount(&s->log, &s->ff.flash, s->work, sizeof s->work, SIM_SEQ_BLOCK);
+    if (rc) {
+        fprintf(stderr, "relais-pillbox-sim: %s: %s\n", s->flash_path, relais_fw_strerror(rc));
+        return rc;
+    }
+    const struct relais_fw_pillbox_ops ops = {.send_cb = send_pack, .log_cb = log_line, .ctx = s};
+    rc = relais_fw_pillbox_init(&s->box, &s->log, &ops, s->device, s->resend_ms, s->resend_max_ms);
+    if (rc) {
+        fprintf(stderr, "relais-pillbox-sim: bad device id %s\n", s->device);
+        return rc;
+    }
+    fprintf(stderr, "relais-pillbox-sim: resumed unacked=%" PRIu32 " next_seq=%" PRIu64 "\n",
+            relais_fw_ringlog_unacked(&s->log), s->log.next_seq);
+    return RELAIS_FW_OK;
+}
+
+static int open_signals(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0) return -1;
+    return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+static int run(struct sim *s, int sfd)
+{
+    for (;;) {
+        struct signalfd_siginfo si;
+        if (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+            fprintf(stderr, "relais-pillbox-sim: signal %" PRIu32 ", stopping\n", si.ssi_signo);
+            return 0;
+        }
+        int rc = sensors(s);
+        if (rc && rc != RELAIS_FW_EFULL) {
+            fprintf(stderr, "relais-pillbox-sim: event: %s\n", relais_fw_strerror(rc));
+            return 1;
+        }
+        rc = relais_fw_pillbox_step(&s->box, mono_ms());
+        if (rc) {
+            fprintf(stderr, "relais-pillbox-sim: ring log: %s\n", relais_fw_strerror(rc));
+            return 1;
+        }
+        if (s->events >= s->count && relais_fw_pillbox_idle(&s->box)) return 0;
+        coap_io_process(s->ctx, 10);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct sim *s = &g_sim;
+    s->host = "127.0.0.1";
+    s->count = 10;
+    s->resend_ms = 2000;
+    s->resend_max_ms = 30000;
+    s->ff.fd = -1;
+    if (parse_args(s, argc, argv)) return 2;
+    int sfd = open_signals();
+    if (sfd < 0) {
+        perror("relais-pillbox-sim: signalfd");
+        return 1;
+    }
+    coap_startup();
+    coap_set_log_level(LOG_ERR);
+    coap_dtls_set_log_level(LOG_EMERG);
+    int rc = 1;
+    s->ctx = coap_new_context(NULL);
+    if (!s->ctx) goto out;
+    coap_register_response_handler(s->ctx, on_response);
+    s->next_token = mono_ms() << 20;
+    if (open_box(s) != RELAIS_FW_OK) goto out;
+    rc = run(s, sfd);
+    const struct relais_fw_pillbox_stats *st = &s->box.stats;
+    printf("relais-pillbox-sim: generated=%" PRIu32 " sent=%" PRIu32 " resent=%" PRIu32
+           " stored=%" PRIu32 " duplicate=%" PRIu32 " rejected=%" PRIu32 " busy=%" PRIu32
+           " unacked=%" PRIu32 "\n",
+           st->generated, st->sent, st->resent, st->stored, st->duplicate, st->rejected, st->busy,
+           relais_fw_ringlog_unacked(&s->log));
+    fflush(stdout);
+out:
+    if (s->session) coap_session_release(s->session);
+    for (size_t i = 0; i < s->n_old; i++)
+        coap_session_release(s->old[i]);
+    if (s->ctx) coap_free_context(s->ctx);
+    coap_cleanup();
+    relais_fw_flash_file_close(&s->ff);
+    close(sfd);
+    return rc;
+}
