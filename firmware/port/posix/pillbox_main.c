@@ -48,10 +48,12 @@
 #include <unistd.h>
 
 #include "relais/fw/flash_file.h"
+#include "relais/fw/sim_common.h"
 #include "relais/fw/pillbox.h"
 #include "relais/wire.h"
 
 /* Flash geometry of the simulated pill box: 32 sectors of 4 KiB. */
+#define PROG             "relais-pillbox-sim"
 #define SIM_SECTOR_SIZE  4096u
 #define SIM_SECTOR_COUNT 32u
 #define SIM_WRITE_UNIT   4u
@@ -87,13 +89,6 @@ struct sim {
 };
 
 static struct sim g_sim; /* large (the flash work and packs): not on the stack */
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static void log_line(void *ctx, enum relais_fw_pillbox_log_level level, uint64_t seq,
                      const char *msg)
@@ -200,7 +195,7 @@ static coap_response_t on_response(coap_session_t *cs, const coap_pdu_t *sent,
     uint64_t seq = s->req_seq;
     s->req_session = NULL; /* answered: a repeat of this answer is ignored */
     int rc = relais_fw_pillbox_on_response(&s->box, seq, (unsigned)coap_pdu_get_code(recv), data,
-                                           len, max_age, mono_ms());
+                                           len, max_age, relais_sim_mono_ms());
     if (rc && rc != RELAIS_FW_EINVAL)
         fprintf(stderr, "relais-pillbox-sim: ring log: %s\n", relais_fw_strerror(rc));
     return COAP_RESPONSE_OK;
@@ -213,7 +208,7 @@ static coap_response_t on_response(coap_session_t *cs, const coap_pdu_t *sent,
 static int sensors(struct sim *s)
 {
     if (s->events >= s->count) return RELAIS_FW_OK;
-    uint64_t now = mono_ms();
+    uint64_t now = relais_sim_mono_ms();
     if (s->phase == 0 && now < s->next_ms) return RELAIS_FW_OK;
     uint64_t i = s->events;
     double t = s->bt_step ? (double)(s->bt_start + i * s->bt_step) : (double)time(NULL);
@@ -235,34 +230,6 @@ static int sensors(struct sim *s)
 
 /* ---- arguments ---- */
 
-static int read_psk(struct sim *s, const char *path)
-{
-    FILE *f = fopen(path, "r");
-    size_t n = f ? fread(s->psk, 1, sizeof s->psk - 1, f) : 0;
-    if (f) fclose(f);
-    s->psk[n] = '\0';
-    s->psk_len = strcspn(s->psk, "\r\n");
-    s->psk[s->psk_len] = '\0';
-    if (!s->psk_len) {
-        fprintf(stderr, "relais-pillbox-sim: cannot read a key from %s\n", path);
-        return -1;
-    }
-    return 0;
-}
-
-static int parse_u64(const char *arg, const char *what, uint64_t max, uint64_t *out)
-{
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = strtoull(arg, &end, 10);
-    if (errno || !end || end == arg || *end || arg[0] == '-' || v > max) {
-        fprintf(stderr, "relais-pillbox-sim: bad %s: %s\n", what, arg);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 static int parse_args(struct sim *s, int argc, char **argv)
 {
     static const struct option lo[] = {
@@ -271,37 +238,40 @@ static int parse_args(struct sim *s, int argc, char **argv)
         {"interval-ms", 1, 0, 'i'}, {"bt-start", 1, 0, 'b'},      {"bt-step", 1, 0, 'B'},
         {"resend-ms", 1, 0, 'r'},   {"resend-max-ms", 1, 0, 'R'}, {0, 0, 0, 0}};
     uint64_t u = 0;
-    int c;
+    int c, n;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
         case 'h': s->host = optarg; break;
         case 'p':
-            if (parse_u64(optarg, "--port", 65535, &u)) return -1;
+            if (relais_sim_parse_u64(PROG, "--port", optarg, 65535, &u)) return -1;
             s->port = (int)u;
             break;
         case 'd': s->device = optarg; break;
         case 'k':
-            if (read_psk(s, optarg)) return -1;
+            if ((n = relais_sim_read_line(PROG, optarg, s->psk, sizeof s->psk)) < 0) return -1;
+            s->psk_len = (size_t)n;
             break;
         case 'f': s->flash_path = optarg; break;
         case 'n':
-            if (parse_u64(optarg, "--count", 100000000, &s->count)) return -1;
+            if (relais_sim_parse_u64(PROG, "--count", optarg, 100000000, &s->count)) return -1;
             break;
         case 'i':
-            if (parse_u64(optarg, "--interval-ms", 86400000, &s->interval_ms)) return -1;
+            if (relais_sim_parse_u64(PROG, "--interval-ms", optarg, 86400000, &s->interval_ms))
+                return -1;
             break;
         case 'b':
-            if (parse_u64(optarg, "--bt-start", 253402300799ULL, &s->bt_start)) return -1;
+            if (relais_sim_parse_u64(PROG, "--bt-start", optarg, 253402300799ULL, &s->bt_start))
+                return -1;
             break;
         case 'B':
-            if (parse_u64(optarg, "--bt-step", 86400, &s->bt_step)) return -1;
+            if (relais_sim_parse_u64(PROG, "--bt-step", optarg, 86400, &s->bt_step)) return -1;
             break;
         case 'r':
-            if (parse_u64(optarg, "--resend-ms", 3600000, &u) || !u) return -1;
+            if (relais_sim_parse_u64(PROG, "--resend-ms", optarg, 3600000, &u) || !u) return -1;
             s->resend_ms = (uint32_t)u;
             break;
         case 'R':
-            if (parse_u64(optarg, "--resend-max-ms", 3600000, &u) || !u) return -1;
+            if (relais_sim_parse_u64(PROG, "--resend-max-ms", optarg, 3600000, &u) || !u) return -1;
             s->resend_max_ms = (uint32_t)u;
             break;
         default: return -1;
@@ -321,14 +291,10 @@ static int parse_args(struct sim *s, int argc, char **argv)
 
 static int open_box(struct sim *s)
 {
-    int rc = relais_fw_flash_file_open(&s->ff, s->flash_path, SIM_SECTOR_SIZE, SIM_SECTOR_COUNT,
-                                       SIM_WRITE_UNIT);
-    if (rc == RELAIS_FW_OK)
-        rc = relais_fw_ringlog_mount(&s->log, &s->ff.flash, s->work, sizeof s->work, SIM_SEQ_BLOCK);
-    if (rc) {
-        fprintf(stderr, "relais-pillbox-sim: %s: %s\n", s->flash_path, relais_fw_strerror(rc));
-        return rc;
-    }
+    int rc =
+        relais_sim_log_open(PROG, &s->ff, &s->log, s->flash_path, SIM_SECTOR_SIZE, SIM_SECTOR_COUNT,
+                            SIM_WRITE_UNIT, s->work, sizeof s->work, SIM_SEQ_BLOCK);
+    if (rc) return rc;
     const struct relais_fw_pillbox_ops ops = {.send_cb = send_pack, .log_cb = log_line, .ctx = s};
     rc = relais_fw_pillbox_init(&s->box, &s->log, &ops, s->device, s->resend_ms, s->resend_max_ms);
     if (rc) {
@@ -338,16 +304,6 @@ static int open_box(struct sim *s)
     fprintf(stderr, "relais-pillbox-sim: resumed unacked=%" PRIu32 " next_seq=%" PRIu64 "\n",
             relais_fw_ringlog_unacked(&s->log), s->log.next_seq);
     return RELAIS_FW_OK;
-}
-
-static int open_signals(void)
-{
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0) return -1;
-    return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
 static int run(struct sim *s, int sfd)
@@ -363,7 +319,7 @@ static int run(struct sim *s, int sfd)
             fprintf(stderr, "relais-pillbox-sim: event: %s\n", relais_fw_strerror(rc));
             return 1;
         }
-        rc = relais_fw_pillbox_step(&s->box, mono_ms());
+        rc = relais_fw_pillbox_step(&s->box, relais_sim_mono_ms());
         if (rc) {
             fprintf(stderr, "relais-pillbox-sim: ring log: %s\n", relais_fw_strerror(rc));
             return 1;
@@ -382,7 +338,7 @@ int main(int argc, char **argv)
     s->resend_max_ms = 30000;
     s->ff.fd = -1;
     if (parse_args(s, argc, argv)) return 2;
-    int sfd = open_signals();
+    int sfd = relais_sim_signals();
     if (sfd < 0) {
         perror("relais-pillbox-sim: signalfd");
         return 1;
@@ -394,7 +350,7 @@ int main(int argc, char **argv)
     s->ctx = coap_new_context(NULL);
     if (!s->ctx) goto out;
     coap_register_response_handler(s->ctx, on_response);
-    s->next_token = mono_ms() << 20;
+    s->next_token = relais_sim_mono_ms() << 20;
     if (open_box(s) != RELAIS_FW_OK) goto out;
     rc = run(s, sfd);
     const struct relais_fw_pillbox_stats *st = &s->box.stats;

@@ -47,11 +47,13 @@
 #include <unistd.h>
 
 #include "relais/fw/flash_file.h"
+#include "relais/fw/sim_common.h"
 #include "relais/fw/vitals.h"
 #include "relais/wire.h"
 #include "scenario.h"
 
 /* Flash geometry of the simulated hub: 64 sectors of 4 KiB. */
+#define PROG             "relais-vitals-sim"
 #define SIM_SECTOR_SIZE  4096u
 #define SIM_SECTOR_COUNT 64u
 #define SIM_WRITE_UNIT   4u
@@ -80,20 +82,6 @@ struct sim {
     bool clock_set;
 };
 
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static int64_t unix_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Reading set i's time: --bt-start/--bt-step, else the device clock. */
 static double reading_time(const struct sim *s, uint64_t i, double device_s)
 {
@@ -105,7 +93,7 @@ static double reading_time(const struct sim *s, uint64_t i, double device_s)
 static bool reading_due(struct sim *s)
 {
     if (s->generated >= s->count) return false;
-    uint64_t now = mono_ms();
+    uint64_t now = relais_sim_mono_ms();
     if (now < s->next_ms) return false;
     s->next_ms = now + s->interval_ms;
     return true;
@@ -116,7 +104,7 @@ static bool reading_due(struct sim *s)
 static int read_scenario(struct sim *s, struct relais_fw_record *rec, size_t cap, double *bt)
 {
     const struct relais_scn_event *e = relais_scn_peek(&s->it);
-    uint64_t now = mono_ms();
+    uint64_t now = relais_sim_mono_ms();
     if (!e || e->n > cap) return 0;
     if (!s->clock_set) {
         relais_scn_clock_init(&s->clock, s->speed, e->t, now);
@@ -177,7 +165,7 @@ static int inject_bad(struct sim *s)
 {
     char body[256];
     uint64_t i = s->generated++, seq = 0;
-    double t = reading_time(s, i, (double)unix_ms() / 1000.0);
+    double t = reading_time(s, i, (double)relais_sim_unix_ms() / 1000.0);
     int n = snprintf(body, sizeof body,
                      "[{\"bn\":\"urn:dev:relais:%s:\",\"bt\":%.0f,\"n\":\"spo2\",\"u\":\"%%\","
                      "\"v\":150}]",
@@ -200,7 +188,7 @@ static void on_connect(struct mosquitto *m, void *ud, int rc)
     s->connected = true;
     mosquitto_subscribe(m, NULL, s->topic_ack, 1);
     mosquitto_subscribe(m, NULL, s->topic_cmd, 1);
-    relais_fw_vitals_link_up(&s->hub, mono_ms());
+    relais_fw_vitals_link_up(&s->hub, relais_sim_mono_ms());
 }
 
 static void on_disconnect(struct mosquitto *m, void *ud, int rc)
@@ -217,38 +205,12 @@ static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_mes
     bool is_cmd = strcmp(msg->topic, s->topic_cmd) == 0;
     (void)m;
     if (msg->payloadlen < 0) return;
-    int rc =
-        is_cmd ? relais_fw_vitals_on_cmd(&s->hub, msg->payload, (size_t)msg->payloadlen, mono_ms())
-               : relais_fw_vitals_on_ack(&s->hub, msg->payload, (size_t)msg->payloadlen, mono_ms());
+    int rc = is_cmd ? relais_fw_vitals_on_cmd(&s->hub, msg->payload, (size_t)msg->payloadlen,
+                                              relais_sim_mono_ms())
+                    : relais_fw_vitals_on_ack(&s->hub, msg->payload, (size_t)msg->payloadlen,
+                                              relais_sim_mono_ms());
     if (rc && rc != RELAIS_FW_EINVAL)
         fprintf(stderr, "relais-vitals-sim: ring log: %s\n", relais_fw_strerror(rc));
-}
-
-static int read_password(struct sim *s, const char *path)
-{
-    FILE *f = fopen(path, "r");
-    size_t n = f ? fread(s->password, 1, sizeof s->password - 1, f) : 0;
-    if (f) fclose(f);
-    s->password[n] = '\0';
-    if (!n) {
-        fprintf(stderr, "relais-vitals-sim: cannot read %s\n", path);
-        return -1;
-    }
-    s->password[strcspn(s->password, "\r\n")] = '\0';
-    return 0;
-}
-
-static int parse_u64(const char *arg, const char *what, uint64_t max, uint64_t *out)
-{
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = strtoull(arg, &end, 10);
-    if (errno || !end || end == arg || *end || arg[0] == '-' || v > max) {
-        fprintf(stderr, "relais-vitals-sim: bad %s: %s\n", what, arg);
-        return -1;
-    }
-    *out = v;
-    return 0;
 }
 
 static int parse_args(struct sim *s, int argc, char **argv)
@@ -267,25 +229,27 @@ static int parse_args(struct sim *s, int argc, char **argv)
         switch (c) {
         case 'h': s->host = optarg; break;
         case 'p':
-            if (parse_u64(optarg, "--port", 65535, &u)) return -1;
+            if (relais_sim_parse_u64(PROG, "--port", optarg, 65535, &u)) return -1;
             s->port = (int)u;
             break;
         case 'd': s->device = optarg; break;
         case 'P':
-            if (read_password(s, optarg)) return -1;
+            if (relais_sim_read_line(PROG, optarg, s->password, sizeof s->password) < 0) return -1;
             break;
         case 'f': s->flash_path = optarg; break;
         case 'n':
-            if (parse_u64(optarg, "--count", 100000000, &s->count)) return -1;
+            if (relais_sim_parse_u64(PROG, "--count", optarg, 100000000, &s->count)) return -1;
             break;
         case 'i':
-            if (parse_u64(optarg, "--interval-ms", 86400000, &s->interval_ms)) return -1;
+            if (relais_sim_parse_u64(PROG, "--interval-ms", optarg, 86400000, &s->interval_ms))
+                return -1;
             break;
         case 'b':
-            if (parse_u64(optarg, "--bt-start", 253402300799ULL, &s->bt_start)) return -1;
+            if (relais_sim_parse_u64(PROG, "--bt-start", optarg, 253402300799ULL, &s->bt_start))
+                return -1;
             break;
         case 'B':
-            if (parse_u64(optarg, "--bt-step", 86400, &s->bt_step)) return -1;
+            if (relais_sim_parse_u64(PROG, "--bt-step", optarg, 86400, &s->bt_step)) return -1;
             break;
         case 'F':
             if (strcmp(optarg, "json") == 0) {
@@ -298,19 +262,20 @@ static int parse_args(struct sim *s, int argc, char **argv)
             }
             break;
         case 'x':
-            if (parse_u64(optarg, "--inject-bad", 100000000, &s->inject_bad)) return -1;
+            if (relais_sim_parse_u64(PROG, "--inject-bad", optarg, 100000000, &s->inject_bad))
+                return -1;
             break;
         case 'r':
-            if (parse_u64(optarg, "--resend-ms", 3600000, &u) || !u) return -1;
+            if (relais_sim_parse_u64(PROG, "--resend-ms", optarg, 3600000, &u) || !u) return -1;
             s->resend_ms = (uint32_t)u;
             break;
         case 'R':
-            if (parse_u64(optarg, "--resend-max-ms", 3600000, &u) || !u) return -1;
+            if (relais_sim_parse_u64(PROG, "--resend-max-ms", optarg, 3600000, &u) || !u) return -1;
             s->resend_max_ms = (uint32_t)u;
             break;
         case 'S': s->scenario_path = optarg; break;
         case 's':
-            if (parse_u64(optarg, "--speed", 1000000, &s->speed)) return -1;
+            if (relais_sim_parse_u64(PROG, "--speed", optarg, 1000000, &s->speed)) return -1;
             break;
         default: return -1;
         }
@@ -333,19 +298,15 @@ static int open_hub(struct sim *s)
 {
     static const struct relais_fw_vitals_ops ops = {
         .read_cb = read_sensors, .send_cb = send_pack, .log_cb = log_line};
-    int rc = relais_fw_flash_file_open(&s->ff, s->flash_path, SIM_SECTOR_SIZE, SIM_SECTOR_COUNT,
-                                       SIM_WRITE_UNIT);
-    if (rc == RELAIS_FW_OK)
-        rc = relais_fw_ringlog_mount(&s->log, &s->ff.flash, s->work, sizeof s->work, SIM_SEQ_BLOCK);
-    if (rc) {
-        fprintf(stderr, "relais-vitals-sim: %s: %s\n", s->flash_path, relais_fw_strerror(rc));
-        return rc;
-    }
+    int rc =
+        relais_sim_log_open(PROG, &s->ff, &s->log, s->flash_path, SIM_SECTOR_SIZE, SIM_SECTOR_COUNT,
+                            SIM_WRITE_UNIT, s->work, sizeof s->work, SIM_SEQ_BLOCK);
+    if (rc) return rc;
     struct relais_fw_vitals_ops o = ops;
     o.ctx = s;
-    uint64_t now = mono_ms();
+    uint64_t now = relais_sim_mono_ms();
     rc = relais_fw_vitals_init(&s->hub, &s->log, &o, s->device, s->format, s->resend_ms,
-                               s->resend_max_ms, unix_ms() - (int64_t)now);
+                               s->resend_max_ms, relais_sim_unix_ms() - (int64_t)now);
     if (rc) {
         fprintf(stderr, "relais-vitals-sim: bad device id %s\n", s->device);
         return rc;
@@ -371,16 +332,6 @@ static int open_mqtt(struct sim *s)
     return 0;
 }
 
-static int open_signals(void)
-{
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0) return -1;
-    return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-}
-
 static int run(struct sim *s, int sfd)
 {
     uint64_t last_try = 0;
@@ -393,7 +344,7 @@ static int run(struct sim *s, int sfd)
         int rc = RELAIS_FW_OK;
         if (s->inject_bad && s->generated + 1 == s->inject_bad && reading_due(s))
             rc = inject_bad(s);
-        if (rc == RELAIS_FW_OK) rc = relais_fw_vitals_step(&s->hub, mono_ms());
+        if (rc == RELAIS_FW_OK) rc = relais_fw_vitals_step(&s->hub, relais_sim_mono_ms());
         if (rc && rc != RELAIS_FW_EFULL) {
             fprintf(stderr, "relais-vitals-sim: ring log: %s\n", relais_fw_strerror(rc));
             return 1;
@@ -402,7 +353,7 @@ static int run(struct sim *s, int sfd)
         rc = mosquitto_loop(s->mosq, 10, 1);
         if (rc != MOSQ_ERR_SUCCESS) {
             s->connected = false;
-            uint64_t now = mono_ms();
+            uint64_t now = relais_sim_mono_ms();
             if (now - last_try >= 200) {
                 last_try = now;
                 mosquitto_reconnect(s->mosq);
@@ -434,7 +385,7 @@ int main(int argc, char **argv)
         s.count = relais_scn_count(&s.scn, RELAIS_SCN_VITALS);
         relais_scn_iter_init(&s.it, &s.scn, RELAIS_SCN_VITALS);
     }
-    int sfd = open_signals();
+    int sfd = relais_sim_signals();
     if (sfd < 0) {
         perror("relais-vitals-sim: signalfd");
         relais_scn_free(&s.scn);

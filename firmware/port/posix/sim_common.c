@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* What the posix device processes share (relais/fw/sim_common.h). */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, sigprocmask */
+
+#include "relais/fw/sim_common.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+
+uint64_t relais_sim_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int64_t relais_sim_unix_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int relais_sim_parse_u64(const char *prog, const char *what, const char *arg, uint64_t max,
+                         uint64_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(arg, &end, 10);
+    if (errno || !end || end == arg || *end || arg[0] == '-' || v > max) {
+        fprintf(stderr, "%s: bad %s: %s\n", prog, what, arg);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int relais_sim_read_line(const char *prog, const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
+    if (f) fclose(f);
+    buf[n] = '\0';
+    n = strcspn(buf, "\r\n");
+    buf[n] = '\0';
+    if (!n) {
+        fprintf(stderr, "%s: cannot read %s\n", prog, path);
+        return -1;
+    }
+    return (int)n;
+}
+
+int relais_sim_signals(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0) return -1;
+    return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+int relais_sim_log_open(const char *prog, struct relais_fw_flash_file *ff,
+                        struct relais_fw_ringlog *log, const char *path, uint32_t sector_size,
+                        uint32_t sector_count, uint32_t write_unit, uint8_t *work, size_t work_len,
+                        uint32_t seq_block)
+{
+    int rc = relais_fw_flash_file_open(ff, path, sector_size, sector_count, write_unit);
+    if (rc == RELAIS_FW_OK)
+        rc = relais_fw_ringlog_mount(log, &ff->flash, work, (uint32_t)work_len, seq_block);
+    if (rc) fprintf(stderr, "%s: %s: %s\n", prog, path, relais_fw_strerror(rc));
+    return rc;
+}
