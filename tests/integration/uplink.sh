@@ -40,6 +40,23 @@ die() {
 }
 
 
+up_connected() { [ "$(rl_status_field upstream.connected)" = true ]; }
+up_disconnected() { [ "$(rl_status_field upstream.connected)" = false ]; }
+stalled() { [ "$(rl_status_field upstream.stalls)" -ge 1 ]; }
+reloads_above() { [ "$(rl_status_field config.reloads)" -gt "$1" ]; }
+outbox_empty() { [ "$(rl_sqlite "SELECT count(*) FROM outbox")" = 0 ]; }
+dead_letters_exist() { [ "$(rl_sqlite "SELECT count(*) FROM dead_letters")" -ge 1 ]; }
+
+# relaisd's configuration: the hospital's certificate listener with the
+# gateway's certificate; further section.key=value arguments win
+gw_conf() {
+    RL_GATEWAY_ID=$GW rl_relaisd_conf \
+        careplan.file="$T/v1.json" \
+        upstream.host=127.0.0.1 upstream.port="$HB_CERT_PORT" upstream.tls=true \
+        upstream.ca_file="$HB_CA" upstream.cert_file="$HB_GW_CERT" upstream.key_file="$HB_GW_KEY" \
+        upstream.reconnect_min_ms=100 upstream.reconnect_max_ms=1000 "$@"
+}
+
 # --- the brokers and relaisd -------------------------------------------------
 
 hb_certs "$T/certs" "$GW"
@@ -57,14 +74,10 @@ hb_sub_bg "$SUB" cert:hospital-had -q 1 -c -i had-desk -t "relais/gw/$GW/#" -v
 sleep 0.5
 
 jq '.rules.device_silent.enabled = false' "$RELAIS_SRC/tests/scenarios/plans/base.json" >"$T/v1.json"
-RL_GATEWAY_ID=$GW rl_relaisd_conf \
-    careplan.file="$T/v1.json" \
-    upstream.host=127.0.0.1 upstream.port="$HB_CERT_PORT" upstream.tls=true \
-    upstream.ca_file="$HB_CA" upstream.cert_file="$HB_GW_CERT" upstream.key_file="$HB_GW_KEY" \
-    upstream.reconnect_min_ms=100 upstream.reconnect_max_ms=1000 upstream.status_interval_s=2
+gw_conf upstream.status_interval_s=2
 rl_relaisd_start --test-clock "$TC0"
 rl_wait_for 15 "relaisd connected to the hospital broker" \
-    bash -c "[ \"\$(\"$RELAISCTL\" -c \"$T/relaisd.conf\" --json status | jq -r .upstream.connected)\" = true ]"
+    up_connected
 
 clock_s() { echo $(($(rl_ctl --json clock | jq -r .wall_ms) / 1000)); }
 
@@ -95,7 +108,7 @@ obs_msgs() { grep -c "^relais/gw/$GW/obs/$PATIENT " "$SUB" || true; }
 alert_msgs() { grep -c "^relais/gw/$GW/alert/had " "$SUB" || true; }
 outbox_rows() { rl_sqlite "SELECT count(*) FROM outbox"; }
 rl_wait_for 20 "the alert on relais/gw/$GW/alert/had" bash -c "grep -q '^relais/gw/$GW/alert/had ' '$SUB'"
-rl_wait_for 20 "the outbox to empty" bash -c "[ \"\$(sqlite3 -readonly '$T/data/relais.db' 'SELECT count(*) FROM outbox')\" = 0 ]"
+rl_wait_for 20 "the outbox to empty" outbox_empty
 sleep 0.5
 
 # every message's body, one JSON per line, by kind
@@ -210,30 +223,26 @@ rl_log "ok: acknowledgements applied by name, bad ones answered and audited"
 sighup_with() { # KEY=VALUE...: rewrite the config and reload
     local before
     before=$(rl_status_field config.reloads)
-    RL_GATEWAY_ID=$GW rl_relaisd_conf \
-        careplan.file="$T/v2.json" \
-        upstream.host=127.0.0.1 upstream.port="$HB_CERT_PORT" upstream.tls=true \
-        upstream.ca_file="$HB_CA" upstream.cert_file="$HB_GW_CERT" upstream.key_file="$HB_GW_KEY" \
-        upstream.reconnect_min_ms=100 upstream.reconnect_max_ms=1000 upstream.status_interval_s=2 "$@"
+    gw_conf careplan.file="$T/v2.json" upstream.status_interval_s=2 "$@"
     kill -HUP "$RELAISD_PID"
-    rl_wait_for 10 "the reload" bash -c "[ \"\$(\"$RELAISCTL\" -c \"$T/relaisd.conf\" --json status | jq -r .config.reloads)\" -gt $before ]"
+    rl_wait_for 10 "the reload" reloads_above "$before"
 }
 sighup_with upstream.stall_s=2
-rl_wait_for 15 "reconnected after the reload" bash -c "[ \"\$(\"$RELAISCTL\" -c \"$T/relaisd.conf\" --json status | jq -r .upstream.connected)\" = true ]"
+rl_wait_for 15 "reconnected after the reload" up_connected
 kill -STOP "$HB_PID"
 pub vitals-1 "[{\"bn\":\"urn:dev:relais:vitals-1:\",\"bt\":$((T0 + 100)),\"n\":\"hr\",\"u\":\"beat/min\",\"v\":71}]"
-rl_wait_for 15 "the stall detector" bash -c "[ \"\$(\"$RELAISCTL\" -c \"$T/relaisd.conf\" --json status | jq -r .upstream.stalls)\" -ge 1 ]"
+rl_wait_for 15 "the stall detector" stalled
 kill -CONT "$HB_PID"
-rl_wait_for 30 "the stalled reading delivered" bash -c "[ \"\$(sqlite3 -readonly '$T/data/relais.db' 'SELECT count(*) FROM outbox')\" = 0 ]"
+rl_wait_for 30 "the stalled reading delivered" outbox_empty
 grep -q "no PUBACK for 2 s" "$T/relaisd.log" || rl_fail "the stall is not logged"
 rl_log "ok: a stalled hospital broker: connection dropped, made again, the reading delivered"
 
 sighup_with upstream.max_message_kb=4
-rl_wait_for 15 "reconnected after the reload" bash -c "[ \"\$(\"$RELAISCTL\" -c \"$T/relaisd.conf\" --json status | jq -r .upstream.connected)\" = true ]"
+rl_wait_for 15 "reconnected after the reload" up_connected
 BIG="[{\"bn\":\"urn:dev:relais:vitals-1:\",\"bt\":$((T0 + 200)),\"n\":\"hr\",\"u\":\"beat/min\",\"v\":70}"
 for i in $(seq 1 40); do BIG="$BIG,{\"n\":\"hr\",\"u\":\"beat/min\",\"v\":70,\"t\":$i}"; done
 pub vitals-1 "$BIG]"
-rl_wait_for 15 "the dead letter" bash -c "[ \"\$(sqlite3 -readonly '$T/data/relais.db' 'SELECT count(*) FROM dead_letters')\" -ge 1 ]"
+rl_wait_for 15 "the dead letter" dead_letters_exist
 REASON=$(rl_sqlite "SELECT reason FROM dead_letters ORDER BY id DESC LIMIT 1")
 rl_expect_match "dead letter reason" "$REASON" "exceeds \\[upstream\\] max_message_kb"
 [ "$(rl_sqlite "SELECT count(*) FROM dead_letters WHERE body IS NOT NULL AND topic = 'relais/gw/$GW/obs/$PATIENT'")" -ge 1 ] ||
@@ -259,7 +268,7 @@ refused_for() { # WHAT: relaisd stays disconnected for 3 s and logs why
 }
 # another CA's server certificate: refused by relaisd (the CA is pinned)
 hb_start_with_server_cert "$HB_WRONG_SERVER_CERT" "$HB_WRONG_SERVER_KEY"
-rl_wait_for 10 "relaisd to notice the broker left" bash -c "[ \"\$(\"$RELAISCTL\" -c \"$T/relaisd.conf\" --json status | jq -r .upstream.connected)\" = false ]"
+rl_wait_for 10 "relaisd to notice the broker left" up_disconnected
 refused_for "a server certificate from another CA"
 pub vitals-1 "[{\"bn\":\"urn:dev:relais:vitals-1:\",\"bt\":$((T0 + 120)),\"n\":\"hr\",\"u\":\"beat/min\",\"v\":70}]"
 refused_for "a server certificate from another CA"
@@ -273,16 +282,13 @@ rl_log "ok: an expired server certificate refused"
 # the right certificate again: what waited is delivered
 before=$(obs_msgs)
 hb_start_with_server_cert "$HB_SERVER_CERT" "$HB_SERVER_KEY"
-rl_wait_for 20 "the waiting reading delivered" bash -c "[ \"\$(sqlite3 -readonly '$T/data/relais.db' 'SELECT count(*) FROM outbox')\" = 0 ]"
+rl_wait_for 20 "the waiting reading delivered" outbox_empty
 rl_log "ok: delivered after the broker came back with its right certificate"
 # a gateway key others can read: relaisd refuses to start
 rl_relaisd_stop
 cp "$HB_GW_KEY" "$T/readable.key"
 chmod 644 "$T/readable.key"
-RL_GATEWAY_ID=$GW rl_relaisd_conf \
-    careplan.file="$T/v1.json" \
-    upstream.host=127.0.0.1 upstream.port="$HB_CERT_PORT" upstream.tls=true \
-    upstream.ca_file="$HB_CA" upstream.cert_file="$HB_GW_CERT" upstream.key_file="$T/readable.key"
+gw_conf upstream.key_file="$T/readable.key"
 rc=0
 timeout 20 "$RELAISD" -c "$T/relaisd.conf" --test-clock "$TC0" >>"$T/relaisd.log" 2>&1 || rc=$?
 [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || rl_fail "relaisd started with a world-readable key (exit $rc)"
@@ -295,11 +301,7 @@ rc=0
 [ "$rc" -eq 1 ] && grep -q "\[upstream\] ca_file" "$T/check.out" || rl_fail "tls without ca_file accepted: $(cat "$T/check.out")"
 rl_log "ok: TLS without a pinned CA refused by --check"
 # an expired gateway certificate: the broker refuses relaisd
-RL_GATEWAY_ID=$GW rl_relaisd_conf \
-    careplan.file="$T/v1.json" \
-    upstream.host=127.0.0.1 upstream.port="$HB_CERT_PORT" upstream.tls=true \
-    upstream.ca_file="$HB_CA" upstream.cert_file="$HB_GW_EXPIRED_CERT" upstream.key_file="$HB_GW_EXPIRED_KEY" \
-    upstream.reconnect_min_ms=100 upstream.reconnect_max_ms=1000
+gw_conf upstream.cert_file="$HB_GW_EXPIRED_CERT" upstream.key_file="$HB_GW_EXPIRED_KEY"
 rl_relaisd_start --test-clock "$TC0"
 refused_for "an expired gateway certificate"
 grep -qi "expired" "$HB_LOG" || rl_log "note: the broker's log does not say 'expired'"
@@ -317,7 +319,7 @@ RL_GATEWAY_ID=$GW rl_relaisd_conf \
     upstream.username=hospital-coord upstream.password_file="$T/coord.pw" \
     upstream.reconnect_min_ms=100 upstream.reconnect_max_ms=1000
 rl_relaisd_start --test-clock "$TC0"
-rl_wait_for 15 "connected as hospital-coord" bash -c "[ \"\$(\"$RELAISCTL\" -c \"$T/relaisd.conf\" --json status | jq -r .upstream.connected)\" = true ]"
+rl_wait_for 15 "connected as hospital-coord" up_connected
 pub vitals-1 "[{\"bn\":\"urn:dev:relais:vitals-1:\",\"bt\":$((T0 + 300)),\"n\":\"hr\",\"u\":\"beat/min\",\"v\":69}]"
 rl_wait_for 20 "the unverified link reported" grep -q "does not deliver relaisd's own status back" "$T/relaisd.log"
 [ "$(outbox_rows)" -ge 1 ] || rl_fail "relaisd sent into an ACL that drops its messages"
@@ -327,13 +329,9 @@ rl_log "ok: a broker that drops relaisd's messages: nothing sent, the outbox kee
 
 # --- 6. offline status on stop ---------------------------------------------
 rl_relaisd_stop
-RL_GATEWAY_ID=$GW rl_relaisd_conf \
-    careplan.file="$T/v1.json" \
-    upstream.host=127.0.0.1 upstream.port="$HB_CERT_PORT" upstream.tls=true \
-    upstream.ca_file="$HB_CA" upstream.cert_file="$HB_GW_CERT" upstream.key_file="$HB_GW_KEY" \
-    upstream.reconnect_min_ms=100 upstream.reconnect_max_ms=1000
+gw_conf
 rl_relaisd_start --test-clock "$TC0"
-rl_wait_for 15 "reconnected" bash -c "[ \"\$(\"$RELAISCTL\" -c \"$T/relaisd.conf\" --json status | jq -r .upstream.connected)\" = true ]"
+rl_wait_for 15 "reconnected" up_connected
 rl_relaisd_stop
 STATUS=$(hb_sub pw:hospital-careplan -t "relais/gw/$GW/status" -C 1 -W 10) || rl_fail "no retained status"
 jq -e '.state == "offline"' <<<"$STATUS" >/dev/null || rl_fail "status after SIGTERM: $STATUS"
