@@ -543,7 +543,8 @@ sqlite3_stmt *store__lazy(struct relais_store *st, int slot, const char *sql)
             return NULL;
         }
         st->lazy[slot] = s;
-    } else if (strcmp(sqlite3_sql(s), sql) != 0) {
+        st->lazy_sql[slot] = sql;
+    } else if (st->lazy_sql[slot] != sql && strcmp(sqlite3_sql(s), sql) != 0) {
         /* two modules claimed one slot: a programming error, never data */
         log_error("store", "statement slot %d is taken by another statement", slot);
         return NULL;

@@ -50,6 +50,7 @@ struct relais_store {
     bool in_txn;
     sqlite3_stmt *stmt[ST_COUNT];
     sqlite3_stmt *lazy[STORE_LAZY_MAX];
+    const char *lazy_sql[STORE_LAZY_MAX]; /* the text each slot was prepared from */
     uint64_t quota;
     bool over_quota;
     bool unevictable;   /* housekeeping found nothing left to remove */
