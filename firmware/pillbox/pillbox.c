@@ -91,7 +91,10 @@ static int seal(struct relais_fw_pillbox *pb)
     }
     pb->pending_len = len;
     pb->stats.generated++;
-    return store(pb);
+    /* No room in the log: the pack waits in RAM (the event is taken), step()
+     * stores it once acks have made room; the next event is refused. */
+    int src = store(pb);
+    return src == RELAIS_FW_EFULL ? RELAIS_FW_OK : src;
 }
 
 /* Room for one more event: a sealed pack waiting for the log goes first. */
@@ -235,7 +238,8 @@ static int on_ack(struct relais_fw_pillbox *pb, uint64_t seq, const uint8_t *bod
 {
     struct relais_wire_ack ack;
     /* The ack comes in the request's format (CBOR), JSON accepted too. */
-    int bad = len && body[0] >= 0xa0 && body[0] <= 0xbf
+    int bad = !body || !len ? 1
+              : body[0] >= 0xa0 && body[0] <= 0xbf
                   ? relais_wire_ack_parse_cbor(body, len, &ack)
                   : relais_wire_ack_parse((const char *)body, len, &ack);
     if (bad || ack.seq != seq) {

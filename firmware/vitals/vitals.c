@@ -242,6 +242,13 @@ int relais_fw_vitals_on_cmd(struct relais_fw_vitals *v, const char *body, size_t
         say(v, RELAIS_FW_VITALS_WARN, 0, "time command without t, ignored");
         return RELAIS_FW_EINVAL;
     }
+    /* the number must end there: an exponent, a sign, a 16th digit or
+     * anything else is not a time this device takes */
+    if (t && t < end && *t != ',' && *t != '}' && *t != ' ' && *t != '\t' && *t != '\r' &&
+        *t != '\n') {
+        say(v, RELAIS_FW_VITALS_WARN, 0, "time command with a bad t, ignored");
+        return RELAIS_FW_EINVAL;
+    }
     for (int f = frac < 0 ? 0 : frac; f < 3; f++)
         ms *= 10u;
     v->clock_offset_ms = (int64_t)ms - (int64_t)now_ms;

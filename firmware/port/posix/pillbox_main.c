@@ -10,6 +10,7 @@
  *   relais-pillbox-sim --port P --device ID --psk-file F --flash FILE
  *       [--host H] [--count N] [--interval-ms MS] [--bt-start S --bt-step D]
  *       [--resend-ms MS] [--resend-max-ms MS]
+ *       [--scenario FILE [--speed N | --clock-file F [--progress-file F]]]
  *
  *   --port P           relaisd's DTLS port ([coap] dtls_port)
  *   --psk-file F       the key `relaisctl device add ID --kind pillbox` printed
@@ -19,6 +20,17 @@
  *   --interval-ms MS   time between two dose events, default 0
  *   --bt-start/--bt-step  event i's time is S + i * D (default: now)
  *   --resend-ms, --resend-max-ms  first resend timeout and its cap
+ *   --scenario FILE    play the pill box's events of a device scenario
+ *                      (docs/device-scenarios.md) instead of the generator:
+ *                      a dose is a lid cycle (open, the dose of its slot,
+ *                      closed) at the event's time, one pack; `lid open` /
+ *                      `lid closed` a pack of their own when the lid closes
+ *                      (--count, --interval-ms, --bt-* are ignored)
+ *   --speed N, --clock-file F, --progress-file F  the scenario clock, as for
+ *                      relais-vitals-sim: N scenario seconds per real second
+ *                      (0, the default: as fast as the acks allow), or driven
+ *                      by the time a driver writes in F; the driven time
+ *                      fully played is written in the progress file
  *
  * Exits 0 when every pack generated is acknowledged (or on SIGTERM/SIGINT:
  * the state is in the flash file at every moment), 1 on an error, 2 on a
@@ -51,6 +63,7 @@
 #include "relais/fw/sim_common.h"
 #include "relais/fw/pillbox.h"
 #include "relais/wire.h"
+#include "scn_player.h"
 
 /* Flash geometry of the simulated pill box: 32 sectors of 4 KiB. */
 #define PROG             "relais-pillbox-sim"
@@ -86,6 +99,10 @@ struct sim {
     struct relais_fw_ringlog log;
     struct relais_fw_flash_file ff;
     uint8_t work[512];
+    const char *scenario_path; /* --scenario: the sensors play it */
+    uint64_t speed;
+    const char *clock_file, *progress_file;
+    struct relais_scn_player player;
 };
 
 static struct sim g_sim; /* large (the flash work and packs): not on the stack */
@@ -203,11 +220,37 @@ static coap_response_t on_response(coap_session_t *cs, const coap_pdu_t *sent,
 
 /* ---- the sensors: lid cycles ---- */
 
+/* --scenario: one step of the next event once the scenario clock has reached
+ * it; a dose is a lid cycle (3 steps).  Advances only on success. */
+static int scenario_step(struct sim *s)
+{
+    const struct relais_scn_event *e = relais_scn_player_due(&s->player, relais_sim_mono_ms());
+    if (!e) return RELAIS_FW_OK;
+    double t = (double)e->t;
+    bool dose = e->n && strcmp(e->rec[0].name, "dose") == 0;
+    int rc;
+    if (!dose)
+        rc = relais_fw_pillbox_lid(&s->box, e->n && e->rec[0].vb, t);
+    else if (s->phase == 0)
+        rc = relais_fw_pillbox_lid(&s->box, true, t);
+    else if (s->phase == 1)
+        rc = relais_fw_pillbox_dose(&s->box, e->slot, t);
+    else
+        rc = relais_fw_pillbox_lid(&s->box, false, t);
+    if (rc) return rc;
+    if (dose && ++s->phase < 3) return RELAIS_FW_OK;
+    s->phase = 0;
+    s->events++;
+    relais_scn_player_take(&s->player);
+    return RELAIS_FW_OK;
+}
+
 /* One step of the current lid cycle when due; advances only on success (a
  * full log: the same step again later). */
 static int sensors(struct sim *s)
 {
     if (s->events >= s->count) return RELAIS_FW_OK;
+    if (s->scenario_path) return scenario_step(s);
     uint64_t now = relais_sim_mono_ms();
     if (s->phase == 0 && now < s->next_ms) return RELAIS_FW_OK;
     uint64_t i = s->events;
@@ -232,11 +275,14 @@ static int sensors(struct sim *s)
 
 static int parse_args(struct sim *s, int argc, char **argv)
 {
-    static const struct option lo[] = {
-        {"host", 1, 0, 'h'},        {"port", 1, 0, 'p'},          {"device", 1, 0, 'd'},
-        {"psk-file", 1, 0, 'k'},    {"flash", 1, 0, 'f'},         {"count", 1, 0, 'n'},
-        {"interval-ms", 1, 0, 'i'}, {"bt-start", 1, 0, 'b'},      {"bt-step", 1, 0, 'B'},
-        {"resend-ms", 1, 0, 'r'},   {"resend-max-ms", 1, 0, 'R'}, {0, 0, 0, 0}};
+    static const struct option lo[] = {{"host", 1, 0, 'h'},          {"port", 1, 0, 'p'},
+                                       {"device", 1, 0, 'd'},        {"psk-file", 1, 0, 'k'},
+                                       {"flash", 1, 0, 'f'},         {"count", 1, 0, 'n'},
+                                       {"interval-ms", 1, 0, 'i'},   {"bt-start", 1, 0, 'b'},
+                                       {"bt-step", 1, 0, 'B'},       {"resend-ms", 1, 0, 'r'},
+                                       {"resend-max-ms", 1, 0, 'R'}, {"scenario", 1, 0, 'S'},
+                                       {"speed", 1, 0, 's'},         {"clock-file", 1, 0, 'C'},
+                                       {"progress-file", 1, 0, 'G'}, {0, 0, 0, 0}};
     uint64_t u = 0;
     int c, n;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -274,8 +320,23 @@ static int parse_args(struct sim *s, int argc, char **argv)
             if (relais_sim_parse_u64(PROG, "--resend-max-ms", optarg, 3600000, &u) || !u) return -1;
             s->resend_max_ms = (uint32_t)u;
             break;
+        case 'S': s->scenario_path = optarg; break;
+        case 's':
+            if (relais_sim_parse_u64(PROG, "--speed", optarg, 1000000, &s->speed)) return -1;
+            break;
+        case 'C': s->clock_file = optarg; break;
+        case 'G': s->progress_file = optarg; break;
         default: return -1;
         }
+    }
+    if ((s->clock_file || s->progress_file || s->speed) && !s->scenario_path) {
+        fprintf(stderr, "relais-pillbox-sim: --speed, --clock-file and --progress-file need "
+                        "--scenario\n");
+        return -1;
+    }
+    if (s->clock_file && s->speed) {
+        fprintf(stderr, "relais-pillbox-sim: --speed and --clock-file exclude each other\n");
+        return -1;
     }
     if (!s->port || !s->device || !s->flash_path || !s->psk_len || optind != argc) {
         fprintf(stderr, "usage: relais-pillbox-sim --port P --device ID --psk-file F "
@@ -324,7 +385,12 @@ static int run(struct sim *s, int sfd)
             fprintf(stderr, "relais-pillbox-sim: ring log: %s\n", relais_fw_strerror(rc));
             return 1;
         }
-        if (s->events >= s->count && relais_fw_pillbox_idle(&s->box)) return 0;
+        bool idle = relais_fw_pillbox_idle(&s->box);
+        /* for the driver: everything sealed is acknowledged (an open lid's
+         * records wait for the lid to close) */
+        bool settled = relais_fw_ringlog_unacked(&s->log) == 0 && s->box.pending_len == 0;
+        if (s->scenario_path) relais_scn_player_progress(&s->player, relais_sim_mono_ms(), settled);
+        if (s->events >= s->count && idle) return 0;
         coap_io_process(s->ctx, 10);
     }
 }
@@ -338,6 +404,12 @@ int main(int argc, char **argv)
     s->resend_max_ms = 30000;
     s->ff.fd = -1;
     if (parse_args(s, argc, argv)) return 2;
+    if (s->scenario_path) {
+        if (relais_scn_player_open(&s->player, PROG, s->scenario_path, RELAIS_SCN_PILLBOX, s->speed,
+                                   s->clock_file, s->progress_file))
+            return 2;
+        s->count = relais_scn_player_count(&s->player);
+    }
     int sfd = relais_sim_signals();
     if (sfd < 0) {
         perror("relais-pillbox-sim: signalfd");
@@ -367,6 +439,7 @@ out:
     if (s->ctx) coap_free_context(s->ctx);
     coap_cleanup();
     relais_fw_flash_file_close(&s->ff);
+    relais_scn_player_close(&s->player);
     close(sfd);
     return rc;
 }

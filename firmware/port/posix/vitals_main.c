@@ -10,7 +10,8 @@
  *   relais-vitals-sim --port P --device ID --password-file F --flash FILE
  *       [--host H] [--count N] [--interval-ms MS] [--bt-start S --bt-step D]
  *       [--format json|cbor] [--inject-bad K] [--resend-ms MS]
- *       [--resend-max-ms MS] [--scenario FILE [--speed N]]
+ *       [--resend-max-ms MS] [--scenario FILE [--speed N | --clock-file F
+ *       [--progress-file F]]]
  *
  *   --count N          reading sets to generate (one pack each), default 10
  *   --interval-ms MS   time between two reading sets, default 0
@@ -26,6 +27,11 @@
  *                      plays the file again from its start
  *   --speed N          scenario seconds per real second (default 0: as fast
  *                      as the acks allow)
+ *   --clock-file F     the scenario clock is driven: an event is due when
+ *                      its time is at most the number in F (seconds since
+ *                      1970), written by a driver (tools/demo/home.sh)
+ *   --progress-file F  the driven time fully played (every event up to it
+ *                      sent and acknowledged) is written there
  *
  * Exits 0 when every pack generated is acknowledged (or on SIGTERM/SIGINT:
  * the state is in the flash file at every moment), 1 on an error, 2 on a
@@ -50,7 +56,7 @@
 #include "relais/fw/sim_common.h"
 #include "relais/fw/vitals.h"
 #include "relais/wire.h"
-#include "scenario.h"
+#include "scn_player.h"
 
 /* Flash geometry of the simulated hub: 64 sectors of 4 KiB. */
 #define PROG             "relais-vitals-sim"
@@ -76,10 +82,8 @@ struct sim {
     char topic_ack[RELAIS_WIRE_TOPIC_MAX], topic_cmd[RELAIS_WIRE_TOPIC_MAX];
     const char *scenario_path; /* --scenario: the sensors play it */
     uint64_t speed;
-    struct relais_scn scn;
-    struct relais_scn_iter it;
-    struct relais_scn_clock clock;
-    bool clock_set;
+    const char *clock_file, *progress_file;
+    struct relais_scn_player player;
 };
 
 /* Reading set i's time: --bt-start/--bt-step, else the device clock. */
@@ -99,19 +103,13 @@ static bool reading_due(struct sim *s)
     return true;
 }
 
-/* --scenario: the next event of the vitals hub once the accelerated clock
- * has reached it (the clock starts at the first event). */
+/* --scenario: the next event of the vitals hub once the scenario clock has
+ * reached it. */
 static int read_scenario(struct sim *s, struct relais_fw_record *rec, size_t cap, double *bt)
 {
-    const struct relais_scn_event *e = relais_scn_peek(&s->it);
-    uint64_t now = relais_sim_mono_ms();
+    const struct relais_scn_event *e = relais_scn_player_due(&s->player, relais_sim_mono_ms());
     if (!e || e->n > cap) return 0;
-    if (!s->clock_set) {
-        relais_scn_clock_init(&s->clock, s->speed, e->t, now);
-        s->clock_set = true;
-    }
-    if (!relais_scn_clock_due(&s->clock, e->t, now)) return 0;
-    relais_scn_next(&s->it);
+    relais_scn_player_take(&s->player);
     s->generated++;
     *bt = (double)e->t;
     for (uint32_t k = 0; k < e->n; k++)
@@ -215,14 +213,13 @@ static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_mes
 
 static int parse_args(struct sim *s, int argc, char **argv)
 {
-    static const struct option lo[] = {{"host", 1, 0, 'h'},          {"port", 1, 0, 'p'},
-                                       {"device", 1, 0, 'd'},        {"password-file", 1, 0, 'P'},
-                                       {"flash", 1, 0, 'f'},         {"count", 1, 0, 'n'},
-                                       {"interval-ms", 1, 0, 'i'},   {"bt-start", 1, 0, 'b'},
-                                       {"bt-step", 1, 0, 'B'},       {"format", 1, 0, 'F'},
-                                       {"inject-bad", 1, 0, 'x'},    {"resend-ms", 1, 0, 'r'},
-                                       {"resend-max-ms", 1, 0, 'R'}, {"scenario", 1, 0, 'S'},
-                                       {"speed", 1, 0, 's'},         {0, 0, 0, 0}};
+    static const struct option lo[] = {
+        {"host", 1, 0, 'h'},          {"port", 1, 0, 'p'},          {"device", 1, 0, 'd'},
+        {"password-file", 1, 0, 'P'}, {"flash", 1, 0, 'f'},         {"count", 1, 0, 'n'},
+        {"interval-ms", 1, 0, 'i'},   {"bt-start", 1, 0, 'b'},      {"bt-step", 1, 0, 'B'},
+        {"format", 1, 0, 'F'},        {"inject-bad", 1, 0, 'x'},    {"resend-ms", 1, 0, 'r'},
+        {"resend-max-ms", 1, 0, 'R'}, {"scenario", 1, 0, 'S'},      {"speed", 1, 0, 's'},
+        {"clock-file", 1, 0, 'C'},    {"progress-file", 1, 0, 'G'}, {0, 0, 0, 0}};
     uint64_t u = 0;
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -274,11 +271,22 @@ static int parse_args(struct sim *s, int argc, char **argv)
             s->resend_max_ms = (uint32_t)u;
             break;
         case 'S': s->scenario_path = optarg; break;
+        case 'C': s->clock_file = optarg; break;
+        case 'G': s->progress_file = optarg; break;
         case 's':
             if (relais_sim_parse_u64(PROG, "--speed", optarg, 1000000, &s->speed)) return -1;
             break;
         default: return -1;
         }
+    }
+    if ((s->clock_file || s->progress_file || s->speed) && !s->scenario_path) {
+        fprintf(stderr, "relais-vitals-sim: --speed, --clock-file and --progress-file need "
+                        "--scenario\n");
+        return -1;
+    }
+    if (s->clock_file && s->speed) {
+        fprintf(stderr, "relais-vitals-sim: --speed and --clock-file exclude each other\n");
+        return -1;
     }
     if (s->scenario_path && s->inject_bad) {
         fprintf(stderr, "relais-vitals-sim: --inject-bad and --scenario exclude each other\n");
@@ -349,7 +357,9 @@ static int run(struct sim *s, int sfd)
             fprintf(stderr, "relais-vitals-sim: ring log: %s\n", relais_fw_strerror(rc));
             return 1;
         }
-        if (s->generated >= s->count && relais_fw_vitals_idle(&s->hub)) return 0;
+        bool idle = relais_fw_vitals_idle(&s->hub);
+        if (s->scenario_path) relais_scn_player_progress(&s->player, relais_sim_mono_ms(), idle);
+        if (s->generated >= s->count && idle) return 0;
         rc = mosquitto_loop(s->mosq, 10, 1);
         if (rc != MOSQ_ERR_SUCCESS) {
             s->connected = false;
@@ -375,20 +385,15 @@ int main(int argc, char **argv)
     s.ff.fd = -1;
     if (parse_args(&s, argc, argv)) return 2;
     if (s.scenario_path) {
-        struct relais_scn_error err;
-        if (relais_scn_load(&s.scn, s.scenario_path, 0, &err)) {
-            fprintf(stderr, "relais-vitals-sim: %s:%" PRIu32 ": %s\n", s.scenario_path, err.line,
-                    err.why);
-            relais_scn_free(&s.scn);
+        if (relais_scn_player_open(&s.player, PROG, s.scenario_path, RELAIS_SCN_VITALS, s.speed,
+                                   s.clock_file, s.progress_file))
             return 2;
-        }
-        s.count = relais_scn_count(&s.scn, RELAIS_SCN_VITALS);
-        relais_scn_iter_init(&s.it, &s.scn, RELAIS_SCN_VITALS);
+        s.count = relais_scn_player_count(&s.player);
     }
     int sfd = relais_sim_signals();
     if (sfd < 0) {
         perror("relais-vitals-sim: signalfd");
-        relais_scn_free(&s.scn);
+        relais_scn_player_close(&s.player);
         return 1;
     }
     mosquitto_lib_init();
@@ -410,7 +415,7 @@ out:
     }
     mosquitto_lib_cleanup();
     relais_fw_flash_file_close(&s.ff);
-    relais_scn_free(&s.scn);
+    relais_scn_player_close(&s.player);
     close(sfd);
     return rc;
 }
