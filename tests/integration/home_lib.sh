@@ -31,6 +31,7 @@
 #                              (seconds since 1970); HOME_PACE_MS_PER_H (0):
 #                              real milliseconds per scenario hour, for people
 #   home_devices_wait          both devices have exited 0 (all acknowledged)
+#   home_settle                relaisd judges what has arrived (from a HOOK)
 #   home_local T               T as "D<n> HH:MM" in the scenario's local time
 
 HOME_DEVSCN=${HOME_DEVSCN:-$RELAIS_BIN/firmware/relais-devscn}
@@ -90,6 +91,10 @@ home__clock_to() { # T: relaisd's rules clock to T
     [ "$1" -gt "$HOME_NOW" ] || return 0
     rl_ctl clock advance $((($1 - HOME_NOW) * 1000)) >/dev/null || rl_fail "relaisctl clock advance failed"
     HOME_NOW=$1
+}
+
+home_settle() { # relaisd judges what has arrived (the clock stays)
+    rl_ctl clock advance 0 >/dev/null || rl_fail "relaisctl clock advance failed"
 }
 
 home__played() { # T: both devices have played everything up to T (a device

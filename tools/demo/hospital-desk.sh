@@ -22,14 +22,22 @@
 #   acknowledgements published on relais/gw/{gw}/alert/ack and relaisd's
 #     answers on .../alert/ack/result;
 #   the gateway's retained status when its state changes (online, offline).
+# Environment: DESK_D1 (seconds since 1970 of a care plan's day 1, 00:00
+# local): times are shown as "D<n> HH:MM"; DESK_OBS=0: telemetry Bundles are
+# not shown (a scenario sends hundreds).  An alert's raise and upgrade are
+# followed by the patient and the evidence (DetectedIssue.detail).
 # Needs jq 1.6 or later.  Ends when stdin ends.
 set -euo pipefail
 
 # shellcheck disable=SC2016 # a jq program, not shell
 PROGRAM='
-def hhmm: if type == "string" then sub("\\.[0-9]+"; "") | fromdateiso8601 | localtime | strftime("%H:%M")
-          elif type == "number" then ./1000 | floor | localtime | strftime("%H:%M")
-          else "--:--" end;
+def secs: if type == "string" then sub("\\.[0-9]+"; "") | fromdateiso8601
+          elif type == "number" then ./1000 | floor else null end;
+def hhmm: secs as $s
+    | if $s == null then "--:--"
+      elif ($ENV.DESK_D1 // "") != "" then
+          "D\((($s - ($ENV.DESK_D1 | tonumber)) / 86400 | floor) + 1) \($s | localtime | strftime("%H:%M"))"
+      else $s | localtime | strftime("%H:%M") end;
 def pad($n): tostring | . + (" " * ([$n - length, 0] | max));
 def prio: {"stat": "HIGH", "asap": "HIGH", "urgent": "MEDIUM", "routine": "LOW"}[.] // .;
 def red: "\u001b[1;31m\(.)\u001b[0m";
@@ -50,9 +58,13 @@ def alert_line($team):
     | ($r | map(select(.resourceType == "DetectedIssue")) | first // {}) as $di
     | ($r | map(select(.resourceType == "Communication")) | first // {}) as $c
     | ($c.payload[0].contentString // "" | [match("; by ([^;]+)").captures[0].string] | first) as $by
+    | ($h.eventCoding.code // "?") as $event
     | ("alert" | red) + " \($b.timestamp | hhmm)  \($team | pad(13)) \($di.identifier[0].value // "?" | pad(11)) "
-      + "\($di.code.text // "?" | pad(14)) \(($c.priority // "?") | prio | pad(7)) \($h.eventCoding.code // "?")"
-      + (if $by then " by \($by)" else "" end);
+      + "\($di.code.text // "?" | pad(16)) \(($c.priority // "?") | prio | pad(7)) \($event)"
+      + (if $by then " by \($by)" else "" end)
+      + (if $event == "raised" or $event == "upgraded" then
+            "\n            patient \($di.patient.identifier.value // "?"): \($di.detail // "" | sub("^[a-z_]+ alert \\([A-Z]+\\) for patient [^:]+: "; "") | .[0:150])"
+         else "" end);
 
 def obs_line($patient):
     (.body.entry // [] | map(.resource.resourceType) | group_by(.)
@@ -69,7 +81,8 @@ def line($m):
     elif ($m.parts | length) == 5 and $m.parts[3:] == ["alert", "ack"] then
         $m.body | "\("ack ->" | blue)  \(.alert) \(.action) by \(.by) to \($m.parts[2])"
     elif ($m.parts | length) == 5 and $m.parts[3] == "alert" then $m | alert_line($m.parts[4])
-    elif ($m.parts | length) == 5 and $m.parts[3] == "obs" then $m | obs_line($m.parts[4])
+    elif ($m.parts | length) == 5 and $m.parts[3] == "obs" then
+        if $ENV.DESK_OBS == "0" then empty else $m | obs_line($m.parts[4]) end
     elif ($m.parts | length) == 4 and $m.parts[3] == "status" then
         "status       \($m.parts[2] | pad(13)) \($m.body | status_key)"
             + (if $m.body.version then " (relaisd \($m.body.version))" else "" end)
