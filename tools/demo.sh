@@ -25,7 +25,8 @@
 #     alert, rule, priority, event, then the patient and the evidence; the
 #     HAD nurse acknowledges the diarrhoea alert from the hospital on day 10
 #     and relaisd answers; the fever, unacknowledged, escalates to the backup
-#     team and the patient is told to call 15;
+#     team and the pill box's display tells the patient to call 15 (the box
+#     takes its commands, reminders included, with GET /dev/pillbox-1/cmd);
 #   - then a summary: what the devices sent and the hospital received, the
 #     alerts, the delays of care, the adherence.
 # It ends by itself; everything it started is stopped (also on Ctrl-C) and
@@ -100,6 +101,10 @@ say "what the hospital receives, as it happens (the HAD team's desk: alerts for 
 tail -n +1 -F "$T/desk.raw" 2>/dev/null > >(DESK_D1=$HOME_D1 DESK_OBS=0 tools/demo/hospital-desk.sh | tee "$T/desk.txt") &
 RL_PIDS+=($!)
 wait_for 10 desk_has "status .* online" || true
+# at home: what the pill box shows the patient when relaisd says "call 15"
+tail -n +1 -F "$T/pillbox-sim.log" 2>/dev/null |
+    sed -u -n 's/^relais-pillbox-sim: display: \(.*\)/  \x1b[1;35mhome\x1b[0m      pill box display: \1/p' &
+RL_PIDS+=($!)
 
 # before the clock moves to T: a line per day with what the devices sent;
 # on day 10, the HAD nurse acknowledges the diarrhoea alert from the

@@ -22,6 +22,8 @@ struct coap_req {
     /* Uri-Path: dev/{device}/up/{seq} */
     bool path_is_up;  /* the path has that shape and parses */
     bool path_is_wkc; /* .well-known/core */
+    bool path_is_cmd; /* dev/{device}/cmd: a device polling for its commands (GET) */
+    uint64_t after;   /* cmd: Uri-Query after=N, the last command id the device has */
     char device[RELAIS_WIRE_ID_MAX + 1];
     uint64_t seq;
     /* body */

@@ -46,6 +46,8 @@ int coap__read_request(const coap_pdu_t *pdu, struct coap_req *req, char *why, s
     size_t seglen[COAP_MAX_SEGMENTS];
     size_t nseg = 0;
     bool too_many = false;
+    const uint8_t *query = NULL;
+    size_t query_len = 0, nquery = 0;
 
     memset(req, 0, sizeof *req);
     req->format = -1;
@@ -65,6 +67,10 @@ int coap__read_request(const coap_pdu_t *pdu, struct coap_req *req, char *why, s
             } else {
                 too_many = true;
             }
+        } else if (num == COAP_OPTION_URI_QUERY) {
+            query = v;
+            query_len = l;
+            nquery++;
         } else if (num == COAP_OPTION_CONTENT_FORMAT) {
             if (req->has_cf)
                 return fail(why, cap, COAP_RESPONSE_CODE_BAD_OPTION, "Content-Format twice");
@@ -91,6 +97,20 @@ int coap__read_request(const coap_pdu_t *pdu, struct coap_req *req, char *why, s
         for (size_t i = 0; i < nseg; i++)
             s[i] = (const char *)seg[i];
         req->path_is_up = relais_wire_path_up_parse(s, seglen, nseg, req->device, &req->seq) == 0;
+        req->path_is_cmd =
+            !req->path_is_up && relais_wire_path_cmd_parse(s, seglen, nseg, req->device) == 0;
+    }
+    /* GET dev/{device}/cmd[?after=N]: the device's pending commands */
+    if (req->path_is_cmd) {
+        if (req->method != COAP_REQUEST_CODE_GET)
+            return fail(why, cap, COAP_RESPONSE_CODE_NOT_ALLOWED,
+                        "a command resource takes GET only");
+        if (nquery > 1 || (nquery == 1 && (query_len < 7 || memcmp(query, "after=", 6) != 0 ||
+                                           relais_wire_seq_parse((const char *)query + 6,
+                                                                 query_len - 6, &req->after))))
+            return fail(why, cap, COAP_RESPONSE_CODE_BAD_REQUEST,
+                        "the only query a command resource takes is after={last command id}");
+        return 0;
     }
     if (!req->path_is_up)
         return fail(why, cap, COAP_RESPONSE_CODE_NOT_FOUND,

@@ -436,10 +436,13 @@ static const struct relais_device *authorize(struct relais_coap_server *srv, str
         if (strcmp(p->identity, req->device) != 0) {
             char detail[128];
             *code = COAP_RESPONSE_CODE_FORBIDDEN;
-            *why = "this identity may only post under its own /dev/{device}";
+            *why = "this identity may only use its own /dev/{device}";
             srv->stats.forbidden++;
-            snprintf(detail, sizeof detail, "posted to /dev/%s/up/%llu", req->device,
-                     (unsigned long long)req->seq);
+            if (req->path_is_cmd)
+                snprintf(detail, sizeof detail, "asked for /dev/%s/cmd", req->device);
+            else
+                snprintf(detail, sizeof detail, "posted to /dev/%s/up/%llu", req->device,
+                         (unsigned long long)req->seq);
             audit_refusal(srv, "input.forbidden", p->identity, detail);
             return NULL;
         }
@@ -564,7 +567,46 @@ out:
     }
 }
 
-/* Any other method on an unknown path: 4.05 on an uplink path, else 4.04. */
+/* GET dev/{device}/cmd[?after=N]: the device's next pending command. */
+static void cmd_poll(struct relais_coap_server *srv, coap_session_t *s, const struct coap_req *req,
+                     coap_pdu_t *resp)
+{
+    struct peer *p = peer_of(s);
+    if (p && !bucket_take(&p->tokens, &p->refill_ms, srv->opts.request_rate, now_ms(srv))) {
+        srv->stats.rate_limited++;
+        respond(srv, resp, COAP_RESPONSE_CODE_SERVICE_UNAVAILABLE,
+                "rate_limited: too many requests on this session", 1);
+        return;
+    }
+    if (!srv->opts.cmd_cb) {
+        respond(srv, resp, COAP_RESPONSE_CODE_NOT_FOUND, "no commands here", 0);
+        return;
+    }
+    coap_pdu_code_t acode;
+    const char *awhy;
+    if (!authorize(srv, p, req, &acode, &awhy)) {
+        respond(srv, resp, acode, awhy, 0);
+        return;
+    }
+    char body[RELAIS_WIRE_CMD_MAX + 32];
+    int n = srv->opts.cmd_cb(srv->opts.cmd_ud, req->device, req->after, body, sizeof body);
+    if (n < 0) {
+        respond(srv, resp, COAP_RESPONSE_CODE_SERVICE_UNAVAILABLE, "the store is busy", 1);
+        return;
+    }
+    coap_pdu_set_code(resp, COAP_RESPONSE_CODE_CONTENT);
+    srv->stats.cmd_polls++;
+    if (n > 0) {
+        uint8_t cf[2];
+        coap_add_option(resp, COAP_OPTION_CONTENT_FORMAT,
+                        coap_encode_var_safe(cf, sizeof cf, RELAIS_CF_JSON), cf);
+        coap_add_data(resp, (size_t)n, (const uint8_t *)body);
+        srv->stats.cmds_given++;
+    }
+}
+
+/* Any other method on an unknown path: 4.05 on an uplink path, else 4.04;
+ * GET on a command path: the device's commands. */
 static void hnd_other(coap_resource_t *res, coap_session_t *s, const coap_pdu_t *request,
                       const coap_string_t *query, coap_pdu_t *resp)
 {
@@ -575,6 +617,10 @@ static void hnd_other(coap_resource_t *res, coap_session_t *s, const coap_pdu_t 
     (void)query;
     srv->stats.requests++;
     int code = coap__read_request(request, &req, why, sizeof why);
+    if (!code && req.path_is_cmd) {
+        cmd_poll(srv, s, &req, resp);
+        return;
+    }
     if (!code) /* cannot happen for a method other than POST */
         code = COAP_RESPONSE_CODE_NOT_ALLOWED;
     respond(srv, resp, (coap_pdu_code_t)code, why, 0);

@@ -212,6 +212,14 @@ struct cmd_walk {
     size_t nexpired;
 };
 
+/* Devices that poll for their commands over CoAP (GET dev/{id}/cmd) rather
+ * than hold an MQTT session: the pill box (DESIGN 7, CoAP over DTLS-PSK). */
+static bool commands_by_coap(const struct daemon *d, const char *device)
+{
+    const struct relais_device *dev = relais_registry_active(d->registry, device, strlen(device));
+    return dev && strcmp(dev->kind, "pillbox") == 0;
+}
+
 static int command_cb(const struct relais_command *c, void *ud)
 {
     struct cmd_walk *w = ud;
@@ -222,6 +230,7 @@ static int command_cb(const struct relais_command *c, void *ud)
             w->expired[w->nexpired++] = c->id;
         return 0;
     }
+    if (commands_by_coap(d, c->device)) return 0; /* it asks for them: coap_cmd_cb() */
     if (d->nflight == MAX_CMD_FLIGHT ||
         !relais_mqtt_link_connected(relais_mqtt_ingest_link(d->mqtt)))
         return 1; /* the rest waits for PUBACKs or the connection */
@@ -249,6 +258,65 @@ static void commands_dispatch(struct daemon *d)
         relais_store_rollback(d->store);
     else
         d->commands_expired += w.nexpired;
+}
+
+struct cmd_poll {
+    const char *device;
+    uint64_t after;
+    int64_t now;
+    int64_t delivered[64];
+    size_t ndelivered;
+    char *body;
+    size_t cap;
+    int len;
+};
+
+static int cmd_poll_cb(const struct relais_command *c, void *ud)
+{
+    struct cmd_poll *w = ud;
+    if (strcmp(c->device, w->device) != 0) return 0;
+    if ((uint64_t)c->id <= w->after) {
+        if (w->ndelivered < sizeof w->delivered / sizeof w->delivered[0])
+            w->delivered[w->ndelivered++] = c->id;
+        return 0;
+    }
+    if (w->len || c->expires_ms <= w->now) return 0;
+    size_t bl = strlen(c->body);
+    if (bl < 2 || c->body[0] != '{') return 0;
+    int n = snprintf(w->body, w->cap, "{\"id\":%lld%s%s", (long long)c->id, bl > 2 ? "," : "",
+                     c->body + 1);
+    if (n > 0 && (size_t)n < w->cap) w->len = n;
+    return 0;
+}
+
+/* GET dev/{device}/cmd?after=N from the CoAP server: what the device has
+ * (ids up to N) is marked sent; the next pending command is its answer. */
+static int coap_cmd_cb(void *ud, const char *device, uint64_t after, char *body, size_t cap)
+{
+    struct daemon *d = ud;
+    struct cmd_poll w = {.device = device,
+                         .after = after,
+                         .now = relais_clock_wall_ms(&d->rules_clock),
+                         .body = body,
+                         .cap = cap};
+    int rc = relais_store_foreach_pending_command(d->store, cmd_poll_cb, &w);
+    if (rc < 0) return rc;
+    if (w.ndelivered) {
+        /* with the open batch if there is one, else on its own */
+        bool own = !relais_store_in_transaction(d->store);
+        rc = relais_store_begin(d->store);
+        for (size_t i = 0; i < w.ndelivered && !rc; i++)
+            rc = relais_store_command_state(d->store, w.delivered[i], "sent", w.now);
+        if (own && !rc) rc = relais_store_commit(d->store);
+        if (rc) {
+            if (own) relais_store_rollback(d->store);
+            return rc;
+        }
+        d->commands_sent += w.ndelivered;
+        log_info("rules", "%zu command(s) delivered to %s over CoAP", w.ndelivered, device);
+    }
+    if (w.len) log_info("rules", "command to %s over CoAP: %s", device, body);
+    return w.len;
 }
 
 static void command_published(void *ud, int mid)
@@ -520,7 +588,8 @@ static json_t *status_json(struct daemon *d)
         struct relais_coap_stats cs;
         relais_coap_server_get_stats(d->coap, &cs);
         coap = json_pack(
-            "{s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+            "{s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+            "s:I}",
             "requests", (json_int_t)cs.requests, "answered", "2.04", (json_int_t)cs.answered[0],
             "4.00", (json_int_t)cs.answered[1], "4.01", (json_int_t)cs.answered[2], "4.03",
             (json_int_t)cs.answered[3], "4.xx other", (json_int_t)cs.answered[4], "5.03",
@@ -528,7 +597,8 @@ static json_t *status_json(struct daemon *d)
             (json_int_t)cs.rate_limited, "handshakes_refused", (json_int_t)cs.handshakes_refused,
             "forbidden", (json_int_t)cs.forbidden, "sessions", (json_int_t)cs.sessions,
             "sessions_total", (json_int_t)cs.sessions_total, "lost_answers",
-            (json_int_t)cs.lost_answers, "transfers", (json_int_t)cs.transfers);
+            (json_int_t)cs.lost_answers, "transfers", (json_int_t)cs.transfers, "cmd_polls",
+            (json_int_t)cs.cmd_polls, "cmds_given", (json_int_t)cs.cmds_given);
     }
     json_t *devices =
         json_pack("{s:I, s:I}", "active", (json_int_t)relais_registry_count(d->registry, true),
@@ -792,10 +862,12 @@ static json_t *clock_cmd(struct daemon *d, const char *cmd, const char *args)
         }
         rules_run(d);
     }
-    return json_pack("{s:b, s:I, s:I, s:b}", "test_clock", d->test_clock, "wall_ms",
+    int64_t next = relais_engine_next_due(d->engine);
+    return json_pack("{s:b, s:I, s:I, s:b, s:o}", "test_clock", d->test_clock, "wall_ms",
                      (json_int_t)relais_clock_wall_ms(&d->rules_clock), "mono_ms",
                      (json_int_t)relais_clock_mono_ms(&d->rules_clock), "synchronised",
-                     !d->clock_unsynced);
+                     !d->clock_unsynced, "next_due_ms",
+                     next == INT64_MAX ? json_null() : json_integer(next));
 }
 
 static json_t *careplan_json(struct daemon *d)
@@ -1100,6 +1172,8 @@ int relais_daemon_run(const char *config_path, struct relais_config *cfg,
     if (d.cfg.coap_dtls_port || (d.cfg.coap_allow_plain && d.cfg.coap_port)) {
         struct relais_coap_opts co;
         coap_opts(&d.cfg, &co);
+        co.cmd_cb = coap_cmd_cb;
+        co.cmd_ud = &d;
         if ((rc = relais_coap_server_create(&d.coap, d.loop, d.ingest, d.registry, &co))) goto out;
     }
 

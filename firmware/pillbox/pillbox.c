@@ -119,10 +119,20 @@ static struct relais_fw_pillbox_event *add(struct relais_fw_pillbox *pb, const c
     return e;
 }
 
+static void indicate(struct relais_fw_pillbox *pb, enum relais_fw_pillbox_indication what,
+                     const char *detail)
+{
+    if (pb->ops.indicate_cb) pb->ops.indicate_cb(pb->ops.ctx, what, detail);
+}
+
 int relais_fw_pillbox_lid(struct relais_fw_pillbox *pb, bool open, double t)
 {
     int rc = make_room(pb);
     if (rc) return rc;
+    if (open && pb->reminding) {
+        pb->reminding = false;
+        indicate(pb, RELAIS_FW_PILLBOX_REMIND_OFF, pb->remind_slot);
+    }
     add(pb, "lid", RELAIS_FW_V_BOOL, t)->rec.vb = open;
     pb->lid_open = open;
     if (!open || pb->nev == RELAIS_FW_PILLBOX_MAX_RECORDS) return seal(pb);
@@ -290,6 +300,57 @@ int relais_fw_pillbox_on_response(struct relais_fw_pillbox *pb, uint64_t seq, un
         say(pb, RELAIS_FW_PILLBOX_WARN, seq, "error response, the pack is kept");
         return RELAIS_FW_OK;
     }
+}
+
+int relais_fw_pillbox_on_cmd(struct relais_fw_pillbox *pb, const char *body, size_t len,
+                             uint64_t now_ms)
+{
+    struct relais_wire_cmd c;
+    if (relais_wire_cmd_parse(body, len, &c) != 0) {
+        pb->stats.bad_commands++;
+        say(pb, RELAIS_FW_PILLBOX_WARN, 0, "unreadable command, ignored");
+        return RELAIS_FW_EINVAL;
+    }
+    if (c.id) {
+        if (c.id <= pb->cmd_after) return RELAIS_FW_OK; /* carried out already */
+        pb->cmd_after = c.id;
+    }
+    pb->stats.commands++;
+    switch (c.kind) {
+    case RELAIS_WIRE_CMD_REMIND: {
+        size_t n = strlen(c.slot);
+        if (n > RELAIS_FW_PILLBOX_SLOT_MAX) n = RELAIS_FW_PILLBOX_SLOT_MAX;
+        memcpy(pb->remind_slot, c.slot, n);
+        pb->remind_slot[n] = '\0';
+        pb->reminding = true;
+        pb->stats.reminds++;
+        indicate(pb, RELAIS_FW_PILLBOX_REMIND_ON, pb->remind_slot);
+        break;
+    }
+    case RELAIS_WIRE_CMD_CALL15:
+        pb->call15 = true;
+        pb->stats.call15s++;
+        indicate(pb, RELAIS_FW_PILLBOX_CALL15, c.alert);
+        break;
+    case RELAIS_WIRE_CMD_TIME:
+        pb->clock_offset_ms = (int64_t)c.t_ms - (int64_t)now_ms;
+        pb->clock_set = true;
+        indicate(pb, RELAIS_FW_PILLBOX_TIME_SET, "");
+        break;
+    default: say(pb, RELAIS_FW_PILLBOX_INFO, 0, "unknown command, ignored"); break;
+    }
+    return RELAIS_FW_OK;
+}
+
+uint64_t relais_fw_pillbox_cmd_after(const struct relais_fw_pillbox *pb)
+{
+    return pb->cmd_after;
+}
+
+double relais_fw_pillbox_time(const struct relais_fw_pillbox *pb, uint64_t now_ms)
+{
+    if (!pb->clock_set) return 0;
+    return (double)((int64_t)now_ms + pb->clock_offset_ms) / 1000.0;
 }
 
 void relais_fw_pillbox_link_up(struct relais_fw_pillbox *pb, uint64_t now_ms)

@@ -194,64 +194,19 @@ int relais_fw_vitals_on_ack(struct relais_fw_vitals *v, const char *body, size_t
     return rc == RELAIS_FW_ENOTFOUND ? RELAIS_FW_OK : rc;
 }
 
-/* Points just past `"key"` and its ':' in a flat JSON object, or NULL. */
-static const char *json_member(const char *b, const char *end, const char *key)
-{
-    size_t kl = strlen(key);
-    for (const char *p = b; p + kl + 2 <= end; p++) {
-        if (p[0] != '"' || memcmp(p + 1, key, kl) != 0 || p[kl + 1] != '"') continue;
-        const char *q = p + kl + 2;
-        while (q < end && (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n'))
-            q++;
-        if (q < end && *q == ':') {
-            q++;
-            while (q < end && (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n'))
-                q++;
-            return q;
-        }
-    }
-    return NULL;
-}
-
 int relais_fw_vitals_on_cmd(struct relais_fw_vitals *v, const char *body, size_t len,
                             uint64_t now_ms)
 {
-    const char *end = body + len;
-    const char *c = json_member(body, end, "cmd");
-    if (!c || end - c < 6 || memcmp(c, "\"time\"", 6) != 0) {
+    struct relais_wire_cmd c;
+    if (relais_wire_cmd_parse(body, len, &c) != 0) {
+        say(v, RELAIS_FW_VITALS_WARN, 0, "unreadable command, ignored");
+        return RELAIS_FW_EINVAL;
+    }
+    if (c.kind != RELAIS_WIRE_CMD_TIME) {
         say(v, RELAIS_FW_VITALS_INFO, 0, "command ignored");
         return RELAIS_FW_EINVAL;
     }
-    /* t: seconds since 1970, digits with an optional fraction (ms kept). */
-    const char *t = json_member(body, end, "t");
-    uint64_t ms = 0;
-    int digits = 0, frac = -1;
-    for (; t && t < end; t++) {
-        if (*t == '.' && frac < 0) {
-            frac = 0;
-        } else if (*t >= '0' && *t <= '9' && digits < 15) {
-            if (frac >= 3) continue;
-            ms = ms * 10u + (uint64_t)(*t - '0');
-            digits++;
-            if (frac >= 0) frac++;
-        } else {
-            break;
-        }
-    }
-    if (!digits) {
-        say(v, RELAIS_FW_VITALS_WARN, 0, "time command without t, ignored");
-        return RELAIS_FW_EINVAL;
-    }
-    /* the number must end there: an exponent, a sign, a 16th digit or
-     * anything else is not a time this device takes */
-    if (t && t < end && *t != ',' && *t != '}' && *t != ' ' && *t != '\t' && *t != '\r' &&
-        *t != '\n') {
-        say(v, RELAIS_FW_VITALS_WARN, 0, "time command with a bad t, ignored");
-        return RELAIS_FW_EINVAL;
-    }
-    for (int f = frac < 0 ? 0 : frac; f < 3; f++)
-        ms *= 10u;
-    v->clock_offset_ms = (int64_t)ms - (int64_t)now_ms;
+    v->clock_offset_ms = (int64_t)c.t_ms - (int64_t)now_ms;
     say(v, RELAIS_FW_VITALS_INFO, 0, "device clock set");
     return RELAIS_FW_OK;
 }

@@ -140,6 +140,18 @@ int relais_wire_path_up_parse(const char *const segs[], const size_t seg_lens[],
     return 0;
 }
 
+int relais_wire_path_cmd_parse(const char *const segs[], const size_t seg_lens[], size_t nsegs,
+                               char device[RELAIS_WIRE_ID_MAX + 1])
+{
+    if (nsegs != 3) return -1;
+    if (seg_lens[0] != 3 || memcmp(segs[0], "dev", 3) != 0) return -1;
+    if (seg_lens[2] != 3 || memcmp(segs[2], "cmd", 3) != 0) return -1;
+    if (!relais_wire_id_valid(segs[1], seg_lens[1])) return -1;
+    memcpy(device, segs[1], seg_lens[1]);
+    device[seg_lens[1]] = '\0';
+    return 0;
+}
+
 /* ---- acknowledgement ---- */
 
 static const char *const ack_names[] = {"stored", "duplicate", "rejected", "busy"};
@@ -345,6 +357,87 @@ int relais_wire_ack_parse(const char *buf, size_t len, struct relais_wire_ack *o
     if (!eat(&s, '}')) return -1;
     skip_ws(&s);
     if (s.p != s.end || !have_seq || !have_status) return -1;
+    return 0;
+}
+
+/* ---- device commands ---- */
+
+/* A string member of at most RELAIS_WIRE_CMD_TEXT_MAX bytes (longer: refused). */
+static bool scan_text(struct scan *s, char out[RELAIS_WIRE_CMD_TEXT_MAX + 1])
+{
+    char tmp[RELAIS_WIRE_CMD_TEXT_MAX + 2];
+    if (!scan_string(s, tmp, sizeof tmp)) return false;
+    size_t n = strlen(tmp);
+    if (n > RELAIS_WIRE_CMD_TEXT_MAX) return false;
+    memcpy(out, tmp, n + 1);
+    return true;
+}
+
+/* A time: whole seconds, optionally a fraction (kept to the ms); no sign, no
+ * exponent. */
+static bool scan_time_ms(struct scan *s, uint64_t *ms)
+{
+    uint64_t secs;
+    if (!scan_u64(s, &secs) || secs > UINT64_MAX / 1000u) return false;
+    uint64_t frac = 0;
+    if (s->p < s->end && *s->p == '.') {
+        s->p++;
+        int n = 0;
+        while (s->p < s->end && *s->p >= '0' && *s->p <= '9') {
+            if (n < 3) frac = frac * 10u + (uint64_t)(*s->p - '0');
+            n++;
+            s->p++;
+        }
+        if (!n) return false;
+        for (; n < 3; n++)
+            frac *= 10u;
+    }
+    *ms = secs * 1000u + frac;
+    return true;
+}
+
+int relais_wire_cmd_parse(const char *buf, size_t len, struct relais_wire_cmd *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!buf) return -1;
+    struct scan s = {buf, buf + len};
+    char cmd[16] = "";
+    bool have_cmd = false, have_t = false;
+    if (!eat(&s, '{')) return -1;
+    if (eat(&s, '}')) return -1;
+    do {
+        char key[16];
+        if (!scan_string(&s, key, sizeof key) || !eat(&s, ':')) return -1;
+        if (strcmp(key, "cmd") == 0) {
+            if (!scan_string(&s, cmd, sizeof cmd)) return -1;
+            have_cmd = true;
+        } else if (strcmp(key, "id") == 0) {
+            if (!scan_u64(&s, &out->id) || out->id > RELAIS_WIRE_SEQ_MAX) return -1;
+        } else if (strcmp(key, "t") == 0) {
+            if (!scan_time_ms(&s, &out->t_ms)) return -1;
+            have_t = true;
+        } else if (strcmp(key, "slot") == 0) {
+            if (!scan_text(&s, out->slot)) return -1;
+        } else if (strcmp(key, "alert") == 0) {
+            if (!scan_text(&s, out->alert)) return -1;
+        } else if (!scan_skip_scalar(&s)) {
+            return -1;
+        }
+    } while (eat(&s, ','));
+    if (!eat(&s, '}')) return -1;
+    skip_ws(&s);
+    if (s.p != s.end || !have_cmd) return -1;
+    if (strcmp(cmd, "time") == 0) {
+        if (!have_t || out->t_ms == 0) return -1;
+        out->kind = RELAIS_WIRE_CMD_TIME;
+    } else if (strcmp(cmd, "remind") == 0) {
+        if (!out->slot[0]) return -1;
+        out->kind = RELAIS_WIRE_CMD_REMIND;
+    } else if (strcmp(cmd, "call15") == 0) {
+        out->kind = RELAIS_WIRE_CMD_CALL15;
+    } else {
+        out->kind = RELAIS_WIRE_CMD_OTHER;
+    }
     return 0;
 }
 

@@ -102,7 +102,8 @@ static void fake_log(void *ctx, enum relais_fw_pillbox_log_level level, uint64_t
     snprintf(l->msg, sizeof l->msg, "%s", msg);
 }
 
-static const struct relais_fw_pillbox_ops OPS = {fake_send, fake_log, &R};
+static const struct relais_fw_pillbox_ops OPS = {
+    .send_cb = fake_send, .log_cb = fake_log, .ctx = &R};
 
 /* Opens the flash file, mounts the log and sets a new box up on it. */
 static void rig_boot(struct rig *r)
@@ -271,8 +272,8 @@ static void put_dose(const char *slot)
 static void test_init_einval(void **state)
 {
     struct relais_fw_pillbox pb;
-    struct relais_fw_pillbox_ops no_send = {NULL, fake_log, &R};
-    struct relais_fw_pillbox_ops no_log = {fake_send, NULL, &R};
+    struct relais_fw_pillbox_ops no_send = {.log_cb = fake_log, .ctx = &R};
+    struct relais_fw_pillbox_ops no_log = {.send_cb = fake_send, .ctx = &R};
     (void)state;
     assert_int_equal(relais_fw_pillbox_init(&pb, &R.log, &OPS, "Pill_Box", 1000, 2000),
                      RELAIS_FW_EINVAL);
@@ -826,6 +827,85 @@ static void test_empty_ack_null_body(void **state)
     expect_send(RESEND_MS, 1);
 }
 
+/* ---- commands: remind, call15, time ---- */
+
+static int n_ind;
+static enum relais_fw_pillbox_indication last_ind;
+static char last_detail[64];
+
+static void fake_indicate(void *ctx, enum relais_fw_pillbox_indication what, const char *detail)
+{
+    (void)ctx;
+    n_ind++;
+    last_ind = what;
+    snprintf(last_detail, sizeof last_detail, "%s", detail);
+}
+
+static int cmd(const char *body, uint64_t now)
+{
+    return relais_fw_pillbox_on_cmd(&R.pb, body, strlen(body), now);
+}
+
+static void test_commands(void **state)
+{
+    (void)state;
+    struct relais_fw_pillbox_ops ops = OPS;
+    ops.indicate_cb = fake_indicate;
+    assert_int_equal(relais_fw_pillbox_init(&R.pb, &R.log, &ops, DEVICE, RESEND_MS, RESEND_MAX),
+                     RELAIS_FW_OK);
+    n_ind = 0;
+    assert_int_equal(relais_fw_pillbox_cmd_after(&R.pb), 0);
+    assert_true(relais_fw_pillbox_time(&R.pb, 1000) == 0);
+
+    /* a reminder: LED and buzzer until the lid opens */
+    assert_int_equal(cmd("{\"id\":4,\"cmd\":\"remind\",\"slot\":\"2026-11-22T08:00/am\"}", 10),
+                     RELAIS_FW_OK);
+    assert_int_equal(n_ind, 1);
+    assert_int_equal(last_ind, RELAIS_FW_PILLBOX_REMIND_ON);
+    assert_string_equal(last_detail, "2026-11-22T08:00/am");
+    assert_int_equal(relais_fw_pillbox_cmd_after(&R.pb), 4);
+    assert_int_equal(R.pb.stats.reminds, 1);
+    /* the same command again (its poll answer repeated): carried out once */
+    assert_int_equal(cmd("{\"id\":4,\"cmd\":\"remind\",\"slot\":\"2026-11-22T08:00/am\"}", 20),
+                     RELAIS_FW_OK);
+    assert_int_equal(n_ind, 1);
+    assert_int_equal(R.pb.stats.commands, 1);
+    /* the lid opens: the reminder stops, once */
+    assert_int_equal(relais_fw_pillbox_lid(&R.pb, true, T0), RELAIS_FW_OK);
+    assert_int_equal(n_ind, 2);
+    assert_int_equal(last_ind, RELAIS_FW_PILLBOX_REMIND_OFF);
+    assert_int_equal(relais_fw_pillbox_lid(&R.pb, false, T0 + 1), RELAIS_FW_OK);
+    assert_int_equal(relais_fw_pillbox_lid(&R.pb, true, T0 + 2), RELAIS_FW_OK);
+    assert_int_equal(n_ind, 2);
+
+    /* call 15 on the display */
+    assert_int_equal(cmd("{\"id\":9,\"cmd\":\"call15\",\"alert\":\"gw-3\"}", 30), RELAIS_FW_OK);
+    assert_int_equal(last_ind, RELAIS_FW_PILLBOX_CALL15);
+    assert_string_equal(last_detail, "gw-3");
+    assert_int_equal(R.pb.stats.call15s, 1);
+    assert_int_equal(relais_fw_pillbox_cmd_after(&R.pb), 9);
+    /* an older id than the last carried out: ignored */
+    assert_int_equal(cmd("{\"id\":8,\"cmd\":\"call15\"}", 31), RELAIS_FW_OK);
+    assert_int_equal(R.pb.stats.call15s, 1);
+
+    /* time: the device clock follows the gateway's */
+    assert_int_equal(cmd("{\"cmd\":\"time\",\"t\":1795388400}", 5000), RELAIS_FW_OK);
+    assert_int_equal(last_ind, RELAIS_FW_PILLBOX_TIME_SET);
+    assert_true(relais_fw_pillbox_time(&R.pb, 5000) == 1795388400.0);
+    assert_true(relais_fw_pillbox_time(&R.pb, 7500) == 1795388402.5);
+
+    /* unknown commands are ignored, unreadable ones refused and counted */
+    int before = n_ind;
+    assert_int_equal(cmd("{\"id\":10,\"cmd\":\"reboot\"}", 40), RELAIS_FW_OK);
+    assert_int_equal(n_ind, before);
+    assert_int_equal(cmd("{\"cmd\":\"time\",\"t\":1.8e9}", 40), RELAIS_FW_EINVAL);
+    assert_int_equal(cmd("{\"cmd\":\"remind\"}", 40), RELAIS_FW_EINVAL);
+    assert_int_equal(cmd("", 40), RELAIS_FW_EINVAL);
+    assert_int_equal(R.pb.stats.bad_commands, 3);
+    assert_true(relais_fw_pillbox_time(&R.pb, 5000) == 1795388400.0);
+    assert_int_equal(n_ind, before);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -850,6 +930,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_log_full_refused_event_not_taken, setup_small,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_empty_ack_null_body, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_commands, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

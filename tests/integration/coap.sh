@@ -64,7 +64,7 @@ rl_expect_match "the refusal is audited" \
     'pillbox-9: unknown or removed device'
 rl_expect_eq "pillbox-1 posting under pillbox-2" \
     "$(coaps pillbox-1 "$K1" /dev/pillbox-2/up/4 -m post -t 110 -f "$T/dose.json")" \
-    '4.03 this identity may only post under its own /dev/{device}'
+    '4.03 this identity may only use its own /dev/{device}'
 sleep 0.2
 rl_expect_match "the forbidden post is audited" \
     "$(rl_sqlite "SELECT subject || ': ' || detail FROM audit WHERE kind='input.forbidden'")" \

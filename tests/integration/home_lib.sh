@@ -9,12 +9,16 @@
 #
 # The driver steps from event time to event time of the scenario
 # (relais-devscn lists them): it moves relaisd's rules clock to the time
-# (`relaisctl clock advance`: what the clock passes on the way, such as an
-# escalation or a dose slot's end, happens at its own time; relaisd first
-# judges what arrived before), writes the time into the devices' clock file,
+# (`relaisctl clock advance`), stopping on the way at each time relaisd's
+# rules have something due (an escalation, a dose slot's reminder or end:
+# `next_due_ms`) so that the pill box can take the commands made then;
+# writes the time into the devices' clock file,
 # and waits until both devices have sent every event up to it and had it
-# acknowledged (their progress files).  So each reading reaches the rules at
-# its own time, whatever the machine's speed, and a run is reproducible.
+# acknowledged (their progress files), and until the pill box has taken every
+# command relaisd has for it (a reminder, "call 15"; it polls every 100 ms).
+# So each reading reaches the rules at its own time and each command the box
+# before the clock moves on, whatever the machine's speed: a run is
+# reproducible.
 #
 #   home_init SCENARIO         parse it (events, D1, the first time); before
 #                              the gateway broker starts (adds the hub's user)
@@ -81,20 +85,41 @@ home_devices_start() { # COAPS_PORT PATIENT
     "$HOME_PILLBOX_SIM" --port "$1" --device pillbox-1 --psk-file "$T/pillbox-1.psk" \
         --flash "$T/pillbox-1.flash" --scenario "$HOME_SCN" --clock-file "$T/home.clock" \
         --progress-file "$T/home.pillbox.progress" --resend-ms 500 --resend-max-ms 2000 \
+        --poll-ms 100 \
         >"$T/pillbox-sim.out" 2>"$T/pillbox-sim.log" &
     HOME_PILLBOX_PID=$!
     RL_PIDS+=("$HOME_PILLBOX_PID")
     HOME_NOW=$((HOME_FIRST - 60))
+    HOME_NOW_MS=$((HOME_NOW * 1000))
+    HOME_DUE_MS=""
 }
 
-home__clock_to() { # T: relaisd's rules clock to T
-    [ "$1" -gt "$HOME_NOW" ] || return 0
-    rl_ctl clock advance $((($1 - HOME_NOW) * 1000)) >/dev/null || rl_fail "relaisctl clock advance failed"
-    HOME_NOW=$1
+home__advance() { # MS: relaisd's rules clock to MS (ms since 1970); HOME_DUE_MS: its next due time
+    local out
+    out=$(rl_ctl --json clock advance $(($1 - HOME_NOW_MS))) || rl_fail "relaisctl clock advance failed"
+    HOME_NOW_MS=$1
+    HOME_NOW=$((HOME_NOW_MS / 1000))
+    HOME_DUE_MS=$(jq -r '.next_due_ms // empty' <<<"$out")
+}
+
+home__clock_to() { # T: relaisd's rules clock to T (seconds), stopping at each due time
+    local target=$(($1 * 1000)) deadline
+    [ "$target" -gt "$HOME_NOW_MS" ] || return 0
+    while [ -n "$HOME_DUE_MS" ] && [ "$HOME_DUE_MS" -gt "$HOME_NOW_MS" ] && [ "$HOME_DUE_MS" -lt "$target" ]; do
+        home__advance "$HOME_DUE_MS"
+        deadline=$((SECONDS + 60))
+        until home__commands_taken; do
+            [ $SECONDS -lt $deadline ] ||
+                rl_fail "the pill box did not take its commands at $(home_local "$HOME_NOW") within 60 s"
+            kill -0 "$HOME_PILLBOX_PID" 2>/dev/null || break
+            sleep 0.01
+        done
+    done
+    home__advance "$target"
 }
 
 home_settle() { # relaisd judges what has arrived (the clock stays)
-    rl_ctl clock advance 0 >/dev/null || rl_fail "relaisctl clock advance failed"
+    home__advance "$HOME_NOW_MS"
 }
 
 home__played() { # T: both devices have played everything up to T (a device
@@ -105,6 +130,11 @@ home__played() { # T: both devices have played everything up to T (a device
     [ -f "$T/home.pillbox.progress" ] && read -r p <"$T/home.pillbox.progress"
     { [ "$v" = "$1" ] || ! kill -0 "$HOME_VITALS_PID" 2>/dev/null; } &&
         { [ "$p" = "$1" ] || ! kill -0 "$HOME_PILLBOX_PID" 2>/dev/null; }
+}
+
+home__commands_taken() { # no command for the pill box waits (unexpired at the rules' time)
+    [ "$(rl_sqlite "SELECT count(*) FROM commands WHERE device = 'pillbox-1' AND state = 'pending'
+                    AND expires_ms > $HOME_NOW_MS")" = 0 ]
 }
 
 home_play() { # [HOOK]
@@ -124,10 +154,19 @@ home_play() { # [HOOK]
                 rl_fail "the devices did not play $(home_local "$t") within 60 s (see vitals-sim.log, pillbox-sim.log)"
             sleep 0.005
         done
+        until home__commands_taken; do
+            [ $SECONDS -lt $deadline ] ||
+                rl_fail "the pill box did not take its commands at $(home_local "$t") within 60 s"
+            kill -0 "$HOME_PILLBOX_PID" 2>/dev/null || break
+            sleep 0.01
+        done
     done
     t=$((HOME_LAST + ${HOME_TAIL_S:-3600}))
     [ -z "$hook" ] || "$hook" "$t"
     home__clock_to "$t"
+    # the devices may stop once they have played everything
+    printf 'end\n' >"$T/home.clock.tmp"
+    mv "$T/home.clock.tmp" "$T/home.clock"
 }
 
 home_devices_wait() {

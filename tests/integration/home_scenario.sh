@@ -83,8 +83,21 @@ for d in vitals-1 pillbox-1; do
         "$(q "SELECT max(seq) - min(seq) + 1 = count(*) FROM packs WHERE device='$d'")" 1
 done
 for f in vitals-sim pillbox-sim; do
-    rl_expect_match "$f summary" "$(cat "$T/$f.out")" ' rejected=0 .*unacked=0$'
+    rl_expect_match "$f summary" "$(cat "$T/$f.out")" ' rejected=0 .*unacked=0( |$)'
 done
+
+# --- the pill box took its commands (GET /dev/pillbox-1/cmd) -------------------
+# every reminder and "call 15" relaisd made for it was delivered, none expired,
+# and the box carried each out once
+field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" "$T/pillbox-sim.out"; }
+cmds() { # KIND STATE
+    q "SELECT count(*) FROM commands WHERE device='pillbox-1' AND state='$2'
+       AND json_extract(body, '$.cmd')='$1'"
+}
+rl_expect_eq "reminders expired undelivered" "$(cmds remind expired)" 0
+rl_expect_eq "reminders carried out" "$(field reminds)" "$(cmds remind sent)"
+rl_expect_eq "call 15 carried out" "$(field call15)" "$(cmds call15 sent)"
+rl_log "the pill box: $(field reminds) reminders, $(field call15) \"call 15\""
 
 # --- exactly the documented alerts --------------------------------------------
 # a line per alert, from its history: the raise (time, rule, priority, team),

@@ -14,6 +14,8 @@
 #     no dose event it had taken is lost (their times form an unbroken run)
 #  c. a wrong PSK: no session, nothing stored; the box keeps its packs
 #     (its summary shows them unacknowledged when SIGTERM stops it)
+#  d. GET /dev/{device}/cmd (the pill box's commands): its own (2.05), a bad
+#     query (4.00), another device's (4.03, audited), a wrong key (nothing)
 source "$(dirname "$0")/lib.sh"
 
 SIM="$RELAIS_BIN/firmware/relais-pillbox-sim"
@@ -138,6 +140,26 @@ rl_expect_eq "c: stored" "$(field "$S" stored)" 0
 rl_expect_eq "c: unacked" "$(field "$S" unacked)" 5
 [ "$(field "$S" resent)" -gt 0 ] || rl_fail "c: the box did not keep trying"
 rl_expect_eq "c: packs stored" "$(q "SELECT count(*) FROM packs WHERE device='pillbox-c'")" 0
+
+# --- d. the command resource: GET /dev/{device}/cmd ----------------------------
+# a pill box asks for its commands with its own identity (2.05, empty while
+# none is pending); asking for another device's is refused and audited; an
+# unknown key gets nothing
+cget() { # DEVICE PSKFILE PATH -> what coap-client prints (the payload or the error code)
+    coap-client-openssl -B 5 -u "$1" -k "$(head -n 1 "$2")" -m get -v 0 \
+        "coaps://127.0.0.1:$DP$3" 2>&1 || true
+}
+OUT=$(cget pillbox-a "$T/pillbox-a.psk" /dev/pillbox-a/cmd)
+[ -z "$(printf '%s' "$OUT" | tr -d '[:space:]')" ] || rl_fail "d: own commands: '$OUT', want an empty 2.05"
+rl_log "ok: d: own commands, none pending: empty answer"
+OUT=$(cget pillbox-a "$T/pillbox-a.psk" '/dev/pillbox-a/cmd?after=x')
+rl_expect_match "d: a bad query" "$OUT" '4\.00'
+OUT=$(cget pillbox-a "$T/pillbox-a.psk" /dev/pillbox-b/cmd)
+rl_expect_match "d: another device's commands" "$OUT" '4\.03'
+rl_wait_for 10 "d: the refusal audited" sh -c \
+    "sqlite3 -readonly '$T/data/relais.db' \"SELECT detail FROM audit WHERE kind='input.forbidden'\" | grep -q 'asked for /dev/pillbox-b/cmd'"
+OUT=$(cget pillbox-a "$T/wrong.psk" /dev/pillbox-a/cmd)
+rl_expect_eq "d: a wrong key gets no payload" "$(printf '%s' "$OUT" | grep -c '"cmd"' || true)" 0
 
 sleep 1
 rl_expect_eq "flagged packs at the end" "$(q "SELECT count(*) FROM packs WHERE flags != 0")" 0

@@ -279,6 +279,59 @@ static void test_paths(void **state)
     assert_int_equal(r.req.seq, 0);
 }
 
+/* GET dev/{device}/cmd[?after=N]: a device polling for its commands. */
+static void test_cmd_path(void **state)
+{
+    (void)state;
+    struct builder b;
+    b_init(&b, COAP_REQUEST_CODE_GET);
+    b_path(&b, "/dev/pillbox-1/cmd");
+    struct result r = read_pdu(&b);
+    assert_int_equal(r.code, 0);
+    assert_true(r.req.path_is_cmd);
+    assert_false(r.req.path_is_up);
+    assert_string_equal(r.req.device, "pillbox-1");
+    assert_int_equal(r.req.after, 0);
+
+    b_init(&b, COAP_REQUEST_CODE_GET);
+    b_path(&b, "/dev/pillbox-1/cmd");
+    b_raw(&b, COAP_OPTION_URI_QUERY, "after=42", 8);
+    r = read_pdu(&b);
+    assert_int_equal(r.code, 0);
+    assert_int_equal(r.req.after, 42);
+
+    static const char *const bad_queries[] = {"after=",   "after=x",  "after=01",
+                                              "before=3", "after=-1", "after=1 "};
+    for (size_t i = 0; i < sizeof bad_queries / sizeof bad_queries[0]; i++) {
+        b_init(&b, COAP_REQUEST_CODE_GET);
+        b_path(&b, "/dev/pillbox-1/cmd");
+        b_raw(&b, COAP_OPTION_URI_QUERY, bad_queries[i], strlen(bad_queries[i]));
+        r = read_pdu(&b);
+        if (r.code != C_BAD_REQUEST)
+            fail_msg("query '%s' gave %d.%02d, not 4.00", bad_queries[i], r.code >> 5, r.code & 31);
+    }
+    /* two queries */
+    b_init(&b, COAP_REQUEST_CODE_GET);
+    b_path(&b, "/dev/pillbox-1/cmd");
+    b_raw(&b, COAP_OPTION_URI_QUERY, "after=1", 7);
+    b_raw(&b, COAP_OPTION_URI_QUERY, "after=2", 7);
+    assert_int_equal(read_pdu(&b).code, C_BAD_REQUEST);
+    /* only GET */
+    static const coap_pdu_code_t others[] = {COAP_REQUEST_CODE_POST, COAP_REQUEST_CODE_PUT,
+                                             COAP_REQUEST_CODE_DELETE};
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+        b_init(&b, others[i]);
+        b_path(&b, "/dev/pillbox-1/cmd");
+        assert_int_equal(read_pdu(&b).code, COAP_RESPONSE_CODE_NOT_ALLOWED);
+    }
+    /* not a command path */
+    b_init(&b, COAP_REQUEST_CODE_GET);
+    b_path(&b, "/dev/pillbox-1/cmd/3");
+    r = read_pdu(&b);
+    assert_int_equal(r.code, C_NOT_FOUND);
+    assert_false(r.req.path_is_cmd);
+}
+
 static void test_well_known_core(void **state)
 {
     (void)state;
@@ -911,6 +964,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_post_formats),
         cmocka_unit_test(test_paths),
+        cmocka_unit_test(test_cmd_path),
         cmocka_unit_test(test_well_known_core),
         cmocka_unit_test(test_methods),
         cmocka_unit_test(test_options),

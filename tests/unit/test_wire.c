@@ -320,6 +320,114 @@ static int path_parse(const char *path, char device[RELAIS_WIRE_ID_MAX + 1], uin
     return rc;
 }
 
+/* dev/{device}/cmd: the command resource a CoAP device polls. */
+static int cmd_path_parse(const char *path, char device[RELAIS_WIRE_ID_MAX + 1])
+{
+    const char *segs[8];
+    size_t lens[8];
+    char *copies[8];
+    size_t n = 0;
+    const char *p = path;
+    for (;;) {
+        const char *slash = strchr(p, '/');
+        size_t len = slash ? (size_t)(slash - p) : strlen(p);
+        assert_true(n < 8);
+        copies[n] = exact(p, len);
+        segs[n] = copies[n];
+        lens[n] = len;
+        n++;
+        if (!slash) break;
+        p = slash + 1;
+    }
+    int rc = relais_wire_path_cmd_parse(segs, lens, n, device);
+    for (size_t i = 0; i < n; i++)
+        free(copies[i]);
+    return rc;
+}
+
+static void test_cmd_path_parse(void **state)
+{
+    (void)state;
+    char dev[RELAIS_WIRE_ID_MAX + 1];
+    assert_int_equal(cmd_path_parse("dev/pillbox-1/cmd", dev), 0);
+    assert_string_equal(dev, "pillbox-1");
+    static const char *const bad[] = {"dev/pillbox-1",     "dev/pillbox-1/cmd/1", "dev//cmd",
+                                      "dev/PILL/cmd",      "dev/pillbox-1/cmds",  "dev/p/up",
+                                      "Dev/pillbox-1/cmd", "x/pillbox-1/cmd",     "dev/p/Cmd"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (cmd_path_parse(bad[i], dev) == 0) fail_msg("'%s' parsed as a command path", bad[i]);
+}
+
+static int cmd_parse(const char *body, struct relais_wire_cmd *c)
+{
+    /* an exact copy: the parser must not read past len */
+    char *copy = exact(body, strlen(body));
+    int rc = relais_wire_cmd_parse(copy, strlen(body), c);
+    free(copy);
+    return rc;
+}
+
+static void test_cmd_parse(void **state)
+{
+    (void)state;
+    struct relais_wire_cmd c;
+    assert_int_equal(cmd_parse("{\"cmd\":\"remind\",\"slot\":\"2026-11-22T08:00/am\"}", &c), 0);
+    assert_int_equal(c.kind, RELAIS_WIRE_CMD_REMIND);
+    assert_string_equal(c.slot, "2026-11-22T08:00/am");
+    assert_int_equal(c.id, 0);
+    assert_int_equal(cmd_parse(" { \"id\" : 17 , \"cmd\":\"call15\",\"alert\":\"gw-3\" } ", &c), 0);
+    assert_int_equal(c.kind, RELAIS_WIRE_CMD_CALL15);
+    assert_int_equal(c.id, 17);
+    assert_string_equal(c.alert, "gw-3");
+    assert_int_equal(cmd_parse("{\"cmd\":\"call15\"}", &c), 0);
+    assert_string_equal(c.alert, "");
+    assert_int_equal(cmd_parse("{\"cmd\":\"time\",\"t\":1795388400}", &c), 0);
+    assert_int_equal(c.kind, RELAIS_WIRE_CMD_TIME);
+    assert_int_equal(c.t_ms, 1795388400000u);
+    assert_int_equal(cmd_parse("{\"cmd\":\"time\",\"t\":1795388400.25}", &c), 0);
+    assert_int_equal(c.t_ms, 1795388400250u);
+    assert_int_equal(cmd_parse("{\"cmd\":\"time\",\"t\":1795388400.1239}", &c), 0);
+    assert_int_equal(c.t_ms, 1795388400123u);
+    /* unknown commands parse (the device ignores them), unknown members are skipped */
+    assert_int_equal(cmd_parse("{\"cmd\":\"reboot\",\"x\":true,\"y\":null}", &c), 0);
+    assert_int_equal(c.kind, RELAIS_WIRE_CMD_OTHER);
+
+    char long_slot[200];
+    snprintf(long_slot, sizeof long_slot, "{\"cmd\":\"remind\",\"slot\":\"%065d\"}", 0);
+    const char *const bad[] = {
+        "",
+        "{}",
+        "[]",
+        "{\"slot\":\"a\"}",               /* no cmd */
+        "{\"cmd\":\"time\"}",             /* no t */
+        "{\"cmd\":\"time\",\"t\":0}",     /* not a time */
+        "{\"cmd\":\"time\",\"t\":1.8e9}", /* an exponent */
+        "{\"cmd\":\"time\",\"t\":1795388400.}",
+        "{\"cmd\":\"time\",\"t\":-5}",
+        "{\"cmd\":\"time\",\"t\":1795388400x}",
+        "{\"cmd\":\"time\",\"t\":\"1795388400\"}",
+        "{\"cmd\":\"remind\"}", /* no slot */
+        "{\"cmd\":\"remind\",\"slot\":\"\"}",
+        "{\"cmd\":\"remind\",\"slot\":{\"a\":1}}",
+        "{\"cmd\":\"remind\",\"slot\":\"am\"", /* truncated */
+        "{\"cmd\":\"remind\",\"slot\":\"am\"} x",
+        "{\"cmd\":call15}",
+        "{\"id\":-1,\"cmd\":\"call15\"}",
+        "{\"cmd\":\"call15\",\"nested\":{\"a\":1}}",
+        long_slot, /* 65 bytes: too long */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (cmd_parse(bad[i], &c) == 0) fail_msg("'%s' parsed", bad[i]);
+    assert_int_equal(relais_wire_cmd_parse(NULL, 0, &c), -1);
+    /* every truncation of a good body is refused */
+    static const char good[] = "{\"id\":3,\"cmd\":\"remind\",\"slot\":\"2026-11-22T08:00/am\"}";
+    for (size_t n = 0; n + 1 < sizeof good; n++) {
+        char *copy = exact(good, n);
+        if (relais_wire_cmd_parse(copy, n, &c) == 0) fail_msg("a cut at %zu parsed", n);
+        free(copy);
+    }
+}
+
 static void test_path_parse(void **state)
 {
     (void)state;
@@ -1159,6 +1267,8 @@ int main(void)
         cmocka_unit_test(test_topic_format_too_small),
         cmocka_unit_test(test_topic_format_bad_device),
         cmocka_unit_test(test_path_parse),
+        cmocka_unit_test(test_cmd_path_parse),
+        cmocka_unit_test(test_cmd_parse),
         cmocka_unit_test(test_ack_status_names),
         cmocka_unit_test(test_ack_format_each_status),
         cmocka_unit_test(test_ack_format_bad_status),

@@ -28,15 +28,25 @@
 
 struct relais_coap_server;
 
+/* A device polls for its commands (GET dev/{device}/cmd?after=N, the
+ * transport of commands for devices without an MQTT session, such as the pill
+ * box): the commands up to id `after` are delivered (the device has them);
+ * writes the next pending one (a JSON object with its "id") into body and
+ * returns its length, 0 when there is none, or a negative relais error. */
+typedef int (*relais_coap_cmd_cb)(void *ud, const char *device, uint64_t after, char *body,
+                                  size_t cap);
+
 struct relais_coap_opts {
-    const char *bind;        /* address of the DTLS endpoint */
-    unsigned dtls_port;      /* 0: no DTLS endpoint */
-    unsigned port;           /* plain CoAP, on loopback only */
-    bool allow_plain;        /* plain CoAP at all */
-    unsigned max_sessions;   /* DTLS sessions at once */
-    unsigned handshake_rate; /* new DTLS sessions per second (burst: twice) */
-    unsigned request_rate;   /* requests per second per session (burst: twice) */
-    unsigned max_transfers;  /* block-wise uploads in progress */
+    const char *bind;          /* address of the DTLS endpoint */
+    unsigned dtls_port;        /* 0: no DTLS endpoint */
+    unsigned port;             /* plain CoAP, on loopback only */
+    bool allow_plain;          /* plain CoAP at all */
+    unsigned max_sessions;     /* DTLS sessions at once */
+    unsigned handshake_rate;   /* new DTLS sessions per second (burst: twice) */
+    unsigned request_rate;     /* requests per second per session (burst: twice) */
+    unsigned max_transfers;    /* block-wise uploads in progress */
+    relais_coap_cmd_cb cmd_cb; /* NULL: GET dev/{device}/cmd answers 4.04 */
+    void *cmd_ud;
 };
 
 struct relais_coap_stats {
@@ -50,6 +60,8 @@ struct relais_coap_stats {
     uint64_t sessions_total;
     uint64_t lost_answers; /* the session went before its pack was committed */
     uint64_t transfers;    /* block-wise uploads in progress */
+    uint64_t cmd_polls;    /* GET dev/{device}/cmd answered */
+    uint64_t cmds_given;   /* commands in those answers */
 };
 
 /* loop, ing and reg are borrowed for the server's lifetime. */

@@ -11,6 +11,7 @@
  *       [--host H] [--count N] [--interval-ms MS] [--bt-start S --bt-step D]
  *       [--resend-ms MS] [--resend-max-ms MS]
  *       [--scenario FILE [--speed N | --clock-file F [--progress-file F]]]
+ *       [--poll-ms MS]
  *
  *   --port P           relaisd's DTLS port ([coap] dtls_port)
  *   --psk-file F       the key `relaisctl device add ID --kind pillbox` printed
@@ -26,6 +27,12 @@
  *                      closed) at the event's time, one pack; `lid open` /
  *                      `lid closed` a pack of their own when the lid closes
  *                      (--count, --interval-ms, --bt-* are ignored)
+ *   --poll-ms MS       ask relaisd for commands (GET /dev/{device}/cmd?after=N)
+ *                      every MS ms, at once again after a command; default
+ *                      1000, 0: never.  A reminder lights the LED and sounds
+ *                      the buzzer until the lid opens, "call 15" shows on the
+ *                      display: both are printed on stderr ("LED+buzzer",
+ *                      "display")
  *   --speed N, --clock-file F, --progress-file F  the scenario clock, as for
  *                      relais-vitals-sim: N scenario seconds per real second
  *                      (0, the default: as fast as the acks allow), or driven
@@ -35,7 +42,8 @@
  * Exits 0 when every pack generated is acknowledged (or on SIGTERM/SIGINT:
  * the state is in the flash file at every moment), 1 on an error, 2 on a
  * usage error; prints "relais-pillbox-sim: generated=.. sent=.. resent=..
- * stored=.. duplicate=.. rejected=.. busy=.. unacked=.." on stdout.
+ * stored=.. duplicate=.. rejected=.. busy=.. unacked=.. commands=..
+ * reminds=.. call15=.." on stdout.
  * Single-threaded: coap_io_process() in the main thread, signals through a
  * signalfd.
  *
@@ -103,6 +111,11 @@ struct sim {
     uint64_t speed;
     const char *clock_file, *progress_file;
     struct relais_scn_player player;
+    /* the command poll (one in flight) */
+    uint64_t poll_ms, next_poll_ms, poll_sent_ms;
+    bool poll_inflight;
+    coap_session_t *poll_session;
+    uint8_t poll_token[8];
 };
 
 static struct sim g_sim; /* large (the flash work and packs): not on the stack */
@@ -153,6 +166,13 @@ static void drop_session(struct sim *s)
 
 /* ---- the transport of the pill box ---- */
 
+static void new_token(struct sim *s, uint8_t tok[8])
+{
+    uint64_t t = ++s->next_token;
+    for (int i = 0; i < 8; i++)
+        tok[i] = (uint8_t)(t >> (56 - 8 * i));
+}
+
 static int send_pack(void *ctx, uint64_t seq, const void *body, size_t len)
 {
     struct sim *s = ctx;
@@ -165,9 +185,7 @@ static int send_pack(void *ctx, uint64_t seq, const void *body, size_t len)
     }
     coap_pdu_t *pdu = coap_new_pdu(COAP_MESSAGE_CON, COAP_REQUEST_CODE_POST, s->session);
     if (!pdu) return -1;
-    uint64_t t = ++s->next_token;
-    for (int i = 0; i < 8; i++)
-        s->req_token[i] = (uint8_t)(t >> (56 - 8 * i));
+    new_token(s, s->req_token);
     char seqs[24];
     int sl = snprintf(seqs, sizeof seqs, "%" PRIu64, seq);
     uint8_t cf[2];
@@ -191,6 +209,75 @@ static int send_pack(void *ctx, uint64_t seq, const void *body, size_t len)
     return 0;
 }
 
+/* GET /dev/{device}/cmd?after=N when due and none is in flight. */
+static void poll_commands(struct sim *s, uint64_t now)
+{
+    if (!s->poll_ms) return;
+    if (s->poll_inflight && now - s->poll_sent_ms >= 5000) s->poll_inflight = false; /* lost */
+    if (s->poll_inflight || now < s->next_poll_ms) return;
+    s->next_poll_ms = now + s->poll_ms;
+    if (!s->session) {
+        s->session = new_session(s);
+        s->session_used = false;
+        if (!s->session) return;
+    }
+    coap_pdu_t *pdu = coap_new_pdu(COAP_MESSAGE_CON, COAP_REQUEST_CODE_GET, s->session);
+    if (!pdu) return;
+    new_token(s, s->poll_token);
+    char q[32];
+    int ql = snprintf(q, sizeof q, "after=%" PRIu64, relais_fw_pillbox_cmd_after(&s->box));
+    if (!coap_add_token(pdu, sizeof s->poll_token, s->poll_token) ||
+        !coap_add_option(pdu, COAP_OPTION_URI_PATH, 3, (const uint8_t *)"dev") ||
+        !coap_add_option(pdu, COAP_OPTION_URI_PATH, strlen(s->device),
+                         (const uint8_t *)s->device) ||
+        !coap_add_option(pdu, COAP_OPTION_URI_PATH, 3, (const uint8_t *)"cmd") ||
+        !coap_add_option(pdu, COAP_OPTION_URI_QUERY, (size_t)ql, (const uint8_t *)q)) {
+        coap_delete_pdu(pdu);
+        return;
+    }
+    s->poll_session = s->session;
+    if (coap_send(s->session, pdu) == COAP_INVALID_MID) return;
+    s->poll_inflight = true;
+    s->poll_sent_ms = now;
+}
+
+static void on_poll_answer(struct sim *s, const coap_pdu_t *recv)
+{
+    size_t len = 0;
+    const uint8_t *data = NULL;
+    s->poll_inflight = false;
+    s->poll_session = NULL;
+    coap_pdu_code_t code = coap_pdu_get_code(recv);
+    if (code != COAP_RESPONSE_CODE_CONTENT) {
+        fprintf(stderr, "relais-pillbox-sim: command poll answered %u.%02u\n", (unsigned)code >> 5,
+                (unsigned)code & 31u);
+        return;
+    }
+    if (!coap_get_data(recv, &len, &data) || !len) return; /* nothing pending */
+    relais_fw_pillbox_on_cmd(&s->box, (const char *)data, len, relais_sim_mono_ms());
+    s->next_poll_ms = relais_sim_mono_ms(); /* there may be more */
+}
+
+static void indicate(void *ctx, enum relais_fw_pillbox_indication what, const char *detail)
+{
+    (void)ctx;
+    switch (what) {
+    case RELAIS_FW_PILLBOX_REMIND_ON:
+        fprintf(stderr, "relais-pillbox-sim: LED+buzzer: time for the dose of %s\n", detail);
+        break;
+    case RELAIS_FW_PILLBOX_REMIND_OFF:
+        fprintf(stderr, "relais-pillbox-sim: lid opened: reminder of %s off\n", detail);
+        break;
+    case RELAIS_FW_PILLBOX_CALL15:
+        fprintf(stderr, "relais-pillbox-sim: display: CALL 15 (alert %s)\n",
+                detail[0] ? detail : "-");
+        break;
+    case RELAIS_FW_PILLBOX_TIME_SET:
+        fprintf(stderr, "relais-pillbox-sim: clock set by the gateway\n");
+        break;
+    }
+}
+
 static coap_response_t on_response(coap_session_t *cs, const coap_pdu_t *sent,
                                    const coap_pdu_t *recv, const coap_mid_t mid)
 {
@@ -199,6 +286,11 @@ static coap_response_t on_response(coap_session_t *cs, const coap_pdu_t *sent,
     (void)mid;
     if (cs == s->session) s->session_heard = true;
     coap_bin_const_t tok = coap_pdu_get_token(recv);
+    if (s->poll_inflight && cs == s->poll_session && tok.length == sizeof s->poll_token &&
+        memcmp(tok.s, s->poll_token, sizeof s->poll_token) == 0) {
+        on_poll_answer(s, recv);
+        return COAP_RESPONSE_OK;
+    }
     if (cs != s->req_session || tok.length != sizeof s->req_token ||
         memcmp(tok.s, s->req_token, sizeof s->req_token) != 0)
         return COAP_RESPONSE_OK; /* an answer to an older request */
@@ -275,14 +367,23 @@ static int sensors(struct sim *s)
 
 static int parse_args(struct sim *s, int argc, char **argv)
 {
-    static const struct option lo[] = {{"host", 1, 0, 'h'},          {"port", 1, 0, 'p'},
-                                       {"device", 1, 0, 'd'},        {"psk-file", 1, 0, 'k'},
-                                       {"flash", 1, 0, 'f'},         {"count", 1, 0, 'n'},
-                                       {"interval-ms", 1, 0, 'i'},   {"bt-start", 1, 0, 'b'},
-                                       {"bt-step", 1, 0, 'B'},       {"resend-ms", 1, 0, 'r'},
-                                       {"resend-max-ms", 1, 0, 'R'}, {"scenario", 1, 0, 'S'},
-                                       {"speed", 1, 0, 's'},         {"clock-file", 1, 0, 'C'},
-                                       {"progress-file", 1, 0, 'G'}, {0, 0, 0, 0}};
+    static const struct option lo[] = {{"host", 1, 0, 'h'},
+                                       {"port", 1, 0, 'p'},
+                                       {"device", 1, 0, 'd'},
+                                       {"psk-file", 1, 0, 'k'},
+                                       {"flash", 1, 0, 'f'},
+                                       {"count", 1, 0, 'n'},
+                                       {"interval-ms", 1, 0, 'i'},
+                                       {"bt-start", 1, 0, 'b'},
+                                       {"bt-step", 1, 0, 'B'},
+                                       {"resend-ms", 1, 0, 'r'},
+                                       {"resend-max-ms", 1, 0, 'R'},
+                                       {"scenario", 1, 0, 'S'},
+                                       {"speed", 1, 0, 's'},
+                                       {"clock-file", 1, 0, 'C'},
+                                       {"progress-file", 1, 0, 'G'},
+                                       {"poll-ms", 1, 0, 'Q'},
+                                       {0, 0, 0, 0}};
     uint64_t u = 0;
     int c, n;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -326,6 +427,9 @@ static int parse_args(struct sim *s, int argc, char **argv)
             break;
         case 'C': s->clock_file = optarg; break;
         case 'G': s->progress_file = optarg; break;
+        case 'Q':
+            if (relais_sim_parse_u64(PROG, "--poll-ms", optarg, 3600000, &s->poll_ms)) return -1;
+            break;
         default: return -1;
         }
     }
@@ -356,7 +460,8 @@ static int open_box(struct sim *s)
         relais_sim_log_open(PROG, &s->ff, &s->log, s->flash_path, SIM_SECTOR_SIZE, SIM_SECTOR_COUNT,
                             SIM_WRITE_UNIT, s->work, sizeof s->work, SIM_SEQ_BLOCK);
     if (rc) return rc;
-    const struct relais_fw_pillbox_ops ops = {.send_cb = send_pack, .log_cb = log_line, .ctx = s};
+    const struct relais_fw_pillbox_ops ops = {
+        .send_cb = send_pack, .log_cb = log_line, .indicate_cb = indicate, .ctx = s};
     rc = relais_fw_pillbox_init(&s->box, &s->log, &ops, s->device, s->resend_ms, s->resend_max_ms);
     if (rc) {
         fprintf(stderr, "relais-pillbox-sim: bad device id %s\n", s->device);
@@ -381,6 +486,7 @@ static int run(struct sim *s, int sfd)
             return 1;
         }
         rc = relais_fw_pillbox_step(&s->box, relais_sim_mono_ms());
+        poll_commands(s, relais_sim_mono_ms());
         if (rc) {
             fprintf(stderr, "relais-pillbox-sim: ring log: %s\n", relais_fw_strerror(rc));
             return 1;
@@ -390,7 +496,9 @@ static int run(struct sim *s, int sfd)
          * records wait for the lid to close) */
         bool settled = relais_fw_ringlog_unacked(&s->log) == 0 && s->box.pending_len == 0;
         if (s->scenario_path) relais_scn_player_progress(&s->player, relais_sim_mono_ms(), settled);
-        if (s->events >= s->count && idle) return 0;
+        if (s->events >= s->count && idle &&
+            (!s->scenario_path || relais_scn_player_may_stop(&s->player, relais_sim_mono_ms())))
+            return 0;
         coap_io_process(s->ctx, 10);
     }
 }
@@ -402,6 +510,7 @@ int main(int argc, char **argv)
     s->count = 10;
     s->resend_ms = 2000;
     s->resend_max_ms = 30000;
+    s->poll_ms = 1000;
     s->ff.fd = -1;
     if (parse_args(s, argc, argv)) return 2;
     if (s->scenario_path) {
@@ -428,9 +537,9 @@ int main(int argc, char **argv)
     const struct relais_fw_pillbox_stats *st = &s->box.stats;
     printf("relais-pillbox-sim: generated=%" PRIu32 " sent=%" PRIu32 " resent=%" PRIu32
            " stored=%" PRIu32 " duplicate=%" PRIu32 " rejected=%" PRIu32 " busy=%" PRIu32
-           " unacked=%" PRIu32 "\n",
+           " unacked=%" PRIu32 " commands=%" PRIu32 " reminds=%" PRIu32 " call15=%" PRIu32 "\n",
            st->generated, st->sent, st->resent, st->stored, st->duplicate, st->rejected, st->busy,
-           relais_fw_ringlog_unacked(&s->log));
+           relais_fw_ringlog_unacked(&s->log), st->commands, st->reminds, st->call15s);
     fflush(stdout);
 out:
     if (s->session) coap_session_release(s->session);

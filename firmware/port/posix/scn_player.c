@@ -69,6 +69,11 @@ static int64_t driven_time(struct relais_scn_player *p, uint64_t now_ms)
     close(fd);
     if (n <= 0) return p->file_t;
     buf[n] = '\0';
+    if (strncmp(buf, "end", 3) == 0) {
+        p->ended = true;
+        p->file_t = INT64_MAX;
+        return p->file_t;
+    }
     char *end;
     errno = 0;
     long long v = strtoll(buf, &end, 10);
@@ -77,6 +82,13 @@ static int64_t driven_time(struct relais_scn_player *p, uint64_t now_ms)
     if (errno || end == buf || *end) return p->file_t; /* half written: the last value */
     p->file_t = v;
     return p->file_t;
+}
+
+bool relais_scn_player_may_stop(struct relais_scn_player *p, uint64_t now_ms)
+{
+    if (!p->clock_file) return true;
+    driven_time(p, now_ms);
+    return p->ended;
 }
 
 const struct relais_scn_event *relais_scn_player_due(struct relais_scn_player *p, uint64_t now_ms)
@@ -103,7 +115,7 @@ void relais_scn_player_progress(struct relais_scn_player *p, uint64_t now_ms, bo
 {
     if (!p->progress_file || !device_idle) return;
     int64_t t = driven_time(p, now_ms);
-    if (t == INT64_MIN || t == p->progress_t) return;
+    if (t == INT64_MIN || t == INT64_MAX || t == p->progress_t) return;
     const struct relais_scn_event *e = relais_scn_peek(&p->it);
     if (e && e->t <= t) return; /* still events to play up to t */
     char tmp[4096];

@@ -8,8 +8,10 @@
  *     event (0: every event is due at once, as fast as the acks allow);
  *   - driven (clock_file): the scenario time is whatever a driver last wrote
  *     in the file (seconds since 1970, decimal), so that the gateway's test
- *     clock and the devices move in lockstep (tools/demo/home.sh).  The file
- *     is read again at most every 5 ms; missing or unreadable, nothing is due.
+ *     clock and the devices move in lockstep (tests/integration/home_lib.sh).
+ *     The file is read again at most every 5 ms; missing or unreadable,
+ *     nothing is due; "end": everything is due and the device may stop once
+ *     it has played all (until then it stays, to take commands).
  *
  * With a progress_file, the player writes there (atomically: a temporary file
  * renamed) the driven time it has fully played: every event up to it taken
@@ -40,6 +42,7 @@ struct relais_scn_player {
     uint64_t file_read_ms;     /* when it was read */
     int64_t progress_t;        /* last written (INT64_MIN: none yet) */
     size_t taken;
+    bool ended; /* the clock file said "end" */
 };
 
 /* Loads path for device.  Returns 0, or -1 (said on stderr; 2 is then the
@@ -59,6 +62,9 @@ void relais_scn_player_take(struct relais_scn_player *p);
 
 /* True when every event has been taken. */
 bool relais_scn_player_done(const struct relais_scn_player *p);
+/* True when the device may stop once done: always with the accelerated
+ * clock, after "end" with a driven one. */
+bool relais_scn_player_may_stop(struct relais_scn_player *p, uint64_t now_ms);
 
 /* Call each turn with whether the device is idle (nothing unacknowledged):
  * updates the progress file when there is one. */

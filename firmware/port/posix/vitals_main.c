@@ -29,7 +29,8 @@
  *                      as the acks allow)
  *   --clock-file F     the scenario clock is driven: an event is due when
  *                      its time is at most the number in F (seconds since
- *                      1970), written by a driver (tools/demo/home.sh)
+ *                      1970), written by a driver (tests/integration/
+ *                      home_lib.sh); the sim stops only once F says "end"
  *   --progress-file F  the driven time fully played (every event up to it
  *                      sent and acknowledged) is written there
  *
@@ -359,7 +360,9 @@ static int run(struct sim *s, int sfd)
         }
         bool idle = relais_fw_vitals_idle(&s->hub);
         if (s->scenario_path) relais_scn_player_progress(&s->player, relais_sim_mono_ms(), idle);
-        if (s->generated >= s->count && idle) return 0;
+        if (s->generated >= s->count && idle &&
+            (!s->scenario_path || relais_scn_player_may_stop(&s->player, relais_sim_mono_ms())))
+            return 0;
         rc = mosquitto_loop(s->mosq, 10, 1);
         if (rc != MOSQ_ERR_SUCCESS) {
             s->connected = false;

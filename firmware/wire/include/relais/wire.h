@@ -50,6 +50,40 @@ int relais_wire_topic_cmd(char *buf, size_t cap, const char *device);
 int relais_wire_path_up_parse(const char *const segs[], const size_t seg_lens[], size_t nsegs,
                               char device[RELAIS_WIRE_ID_MAX + 1], uint64_t *seq);
 
+/* Parses the Uri-Path segments of "dev/{device}/cmd", where a device that
+ * cannot hold an MQTT session (the pill box, CoAP) polls for its commands
+ * (docs/contract.md).  Returns 0, or -1 when the path is not of that shape. */
+int relais_wire_path_cmd_parse(const char *const segs[], const size_t seg_lens[], size_t nsegs,
+                               char device[RELAIS_WIRE_ID_MAX + 1]);
+
+/* ---- device commands (3.3 relais/dev/{device}/cmd; CoAP GET dev/{device}/cmd) ---- */
+
+enum relais_wire_cmd_kind {
+    RELAIS_WIRE_CMD_OTHER = 0, /* a command this library does not know: ignore it */
+    RELAIS_WIRE_CMD_TIME =
+        1, /* t: the gateway's clock, seconds since 1970 (a fraction kept to the ms) */
+    RELAIS_WIRE_CMD_REMIND = 2, /* slot: "2026-11-22T08:00/am" */
+    RELAIS_WIRE_CMD_CALL15 = 3, /* alert (may be empty): tell the patient to call 15 */
+};
+
+#define RELAIS_WIRE_CMD_TEXT_MAX 64
+#define RELAIS_WIRE_CMD_MAX      256 /* longest command body relais writes */
+
+struct relais_wire_cmd {
+    enum relais_wire_cmd_kind kind;
+    uint64_t id;   /* the gateway's command id (CoAP poll), 0 when absent */
+    uint64_t t_ms; /* time: t in milliseconds */
+    char slot[RELAIS_WIRE_CMD_TEXT_MAX + 1];  /* remind */
+    char alert[RELAIS_WIRE_CMD_TEXT_MAX + 1]; /* call15 */
+};
+
+/* Strict parse of a command body: a flat JSON object with a "cmd" string;
+ * "time" needs a t (decimal seconds, no sign or exponent), "remind" a
+ * non-empty slot; text longer than RELAIS_WIRE_CMD_TEXT_MAX is refused.
+ * Unknown members with scalar values are ignored; an unknown cmd parses as
+ * RELAIS_WIRE_CMD_OTHER.  Returns 0 or -1. */
+int relais_wire_cmd_parse(const char *buf, size_t len, struct relais_wire_cmd *out);
+
 /* ---- acknowledgement (3.5) ---- */
 
 enum relais_wire_ack_status {

@@ -14,6 +14,13 @@
  * clock and relais_fw_pillbox_on_response() when a response to a request
  * arrives (matched to it by its token: the port's business).
  *
+ * Commands: the box cannot hold a subscription, so the port polls GET
+ * /dev/{device}/cmd?after=N (N = relais_fw_pillbox_cmd_after()) and hands
+ * each answer's body to relais_fw_pillbox_on_cmd(): `remind` lights the LED
+ * and sounds the buzzer until the lid opens, `call15` shows "call 15" on the
+ * display, `time` sets the device clock.  Each command is carried out once
+ * (by its id); the next poll tells relaisd it arrived.
+ *
  * Not thread-safe: one caller at a time.
  */
 #ifndef RELAIS_FW_PILLBOX_H
@@ -41,6 +48,14 @@
 #define RELAIS_FW_COAP_UNSUPPORTED 0x8f /* 4.15: final */
 #define RELAIS_FW_COAP_UNAVAILABLE 0xa3 /* 5.03: busy, Max-Age seconds */
 
+/* What the box shows the patient (the port drives the LED, buzzer, display). */
+enum relais_fw_pillbox_indication {
+    RELAIS_FW_PILLBOX_REMIND_ON = 0,  /* LED and buzzer: a dose is due (detail: the slot) */
+    RELAIS_FW_PILLBOX_REMIND_OFF = 1, /* the lid opened: the reminder stops (detail: the slot) */
+    RELAIS_FW_PILLBOX_CALL15 = 2,     /* the display says "call 15" (detail: the alert) */
+    RELAIS_FW_PILLBOX_TIME_SET = 3,   /* the device clock was set (detail: "") */
+};
+
 enum relais_fw_pillbox_log_level {
     RELAIS_FW_PILLBOX_INFO = 0,
     RELAIS_FW_PILLBOX_WARN = 1,
@@ -56,12 +71,15 @@ struct relais_fw_pillbox_ops {
     /* The log: one line, msg borrowed for the call. */
     void (*log_cb)(void *ctx, enum relais_fw_pillbox_log_level level, uint64_t seq,
                    const char *msg);
+    /* The LED, buzzer and display (may be NULL); detail borrowed for the call. */
+    void (*indicate_cb)(void *ctx, enum relais_fw_pillbox_indication what, const char *detail);
     void *ctx; /* passed back to the callbacks; owned by the port */
 };
 
 /* Counters for the port's summary (since init). */
 struct relais_fw_pillbox_stats {
     uint32_t generated, sent, resent, stored, duplicate, rejected, busy;
+    uint32_t commands, reminds, call15s, bad_commands;
 };
 
 /* Private: one record of the lid cycle being gathered. */
@@ -87,6 +105,12 @@ struct relais_fw_pillbox {
     size_t pending_len; /* > 0: an encoded pack the log had no room for yet */
     uint8_t pending[RELAIS_FW_PILLBOX_PACK_MAX];
     uint8_t pack[RELAIS_FW_PILLBOX_PACK_MAX]; /* a pack read back from the log */
+    uint64_t cmd_after;                       /* the last command id carried out */
+    bool reminding;                           /* LED and buzzer on */
+    char remind_slot[RELAIS_FW_PILLBOX_SLOT_MAX + 1];
+    bool call15;             /* "call 15" on the display */
+    bool clock_set;          /* a time command came */
+    int64_t clock_offset_ms; /* device time = now_ms + offset */
     struct relais_fw_pillbox_stats stats;
 };
 
@@ -147,6 +171,20 @@ int relais_fw_pillbox_on_response(struct relais_fw_pillbox *pb, uint64_t seq, un
 
 /* After a (re)connection: the request in flight, if any, is due again now. */
 void relais_fw_pillbox_link_up(struct relais_fw_pillbox *pb, uint64_t now_ms);
+
+/*
+ * A command (the body of an answer to GET /dev/{device}/cmd, or of an MQTT
+ * cmd message), at monotonic time now_ms.  A command whose id is not above
+ * the last one carried out is ignored (a repeat); remind and call15 drive
+ * indicate_cb; time sets the clock.  Returns RELAIS_FW_OK, or
+ * RELAIS_FW_EINVAL for a body relais/wire.h cannot read (logged, counted).
+ */
+int relais_fw_pillbox_on_cmd(struct relais_fw_pillbox *pb, const char *body, size_t len,
+                             uint64_t now_ms);
+/* The N of the next poll's ?after=N: the last command id carried out. */
+uint64_t relais_fw_pillbox_cmd_after(const struct relais_fw_pillbox *pb);
+/* The device clock, seconds since 1970 (with ms), or 0 before a time command. */
+double relais_fw_pillbox_time(const struct relais_fw_pillbox *pb, uint64_t now_ms);
 
 /* True when nothing waits: no record gathered, no pack unacknowledged. */
 int relais_fw_pillbox_idle(const struct relais_fw_pillbox *pb);
