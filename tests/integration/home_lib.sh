@@ -103,17 +103,11 @@ home__advance() { # MS: relaisd's rules clock to MS (ms since 1970); HOME_DUE_MS
 }
 
 home__clock_to() { # T: relaisd's rules clock to T (seconds), stopping at each due time
-    local target=$(($1 * 1000)) deadline
+    local target=$(($1 * 1000))
     [ "$target" -gt "$HOME_NOW_MS" ] || return 0
     while [ -n "$HOME_DUE_MS" ] && [ "$HOME_DUE_MS" -gt "$HOME_NOW_MS" ] && [ "$HOME_DUE_MS" -lt "$target" ]; do
         home__advance "$HOME_DUE_MS"
-        deadline=$((SECONDS + 60))
-        until home__commands_taken; do
-            [ $SECONDS -lt $deadline ] ||
-                rl_fail "the pill box did not take its commands at $(home_local "$HOME_NOW") within 60 s"
-            kill -0 "$HOME_PILLBOX_PID" 2>/dev/null || break
-            sleep 0.01
-        done
+        home__wait_commands
     done
     home__advance "$target"
 }
@@ -137,6 +131,16 @@ home__commands_taken() { # no command for the pill box waits (unexpired at the r
                     AND expires_ms > $HOME_NOW_MS")" = 0 ]
 }
 
+home__wait_commands() { # until the pill box has taken its commands (60 s at most)
+    local deadline=$((SECONDS + 60))
+    until home__commands_taken; do
+        [ $SECONDS -lt $deadline ] ||
+            rl_fail "the pill box did not take its commands at $(home_local "$HOME_NOW") within 60 s"
+        kill -0 "$HOME_PILLBOX_PID" 2>/dev/null || return 0
+        sleep 0.01
+    done
+}
+
 home_play() { # [HOOK]
     local hook=${1:-} pace=${HOME_PACE_MS_PER_H:-0} t deadline ms
     for t in $(cut -d' ' -f1 "$T/home.events" | uniq); do
@@ -154,12 +158,7 @@ home_play() { # [HOOK]
                 rl_fail "the devices did not play $(home_local "$t") within 60 s (see vitals-sim.log, pillbox-sim.log)"
             sleep 0.005
         done
-        until home__commands_taken; do
-            [ $SECONDS -lt $deadline ] ||
-                rl_fail "the pill box did not take its commands at $(home_local "$t") within 60 s"
-            kill -0 "$HOME_PILLBOX_PID" 2>/dev/null || break
-            sleep 0.01
-        done
+        home__wait_commands
     done
     t=$((HOME_LAST + ${HOME_TAIL_S:-3600}))
     [ -z "$hook" ] || "$hook" "$t"

@@ -294,56 +294,56 @@ static void test_topic_format_bad_device(void **state)
 
 /* ---- CoAP paths ---- */
 
-/* Splits a '/'-separated path into exactly-sized segments and parses it. */
-static int path_parse(const char *path, char device[RELAIS_WIRE_ID_MAX + 1], uint64_t *seq)
-{
-    const char *segs[8];
-    size_t lens[8];
-    char *copies[8];
-    size_t n = 0;
-    const char *p = path;
+/* Splits "a/b/c" into exact copies of its segments (freed by segs_free). */
+struct segs {
+    const char *seg[8];
+    size_t len[8];
+    char *copy[8];
+    size_t n;
+};
 
+static void segs_split(struct segs *g, const char *path)
+{
+    const char *p = path;
+    g->n = 0;
     for (;;) {
         const char *slash = strchr(p, '/');
         size_t len = slash ? (size_t)(slash - p) : strlen(p);
-        assert_true(n < 8);
-        copies[n] = exact(p, len);
-        segs[n] = copies[n];
-        lens[n] = len;
-        n++;
+        assert_true(g->n < 8);
+        g->copy[g->n] = exact(p, len);
+        g->seg[g->n] = g->copy[g->n];
+        g->len[g->n] = len;
+        g->n++;
         if (!slash) break;
         p = slash + 1;
     }
-    int rc = relais_wire_path_up_parse(segs, lens, n, device, seq);
-    for (size_t i = 0; i < n; i++)
-        free(copies[i]);
+}
+
+static void segs_free(struct segs *g)
+{
+    for (size_t i = 0; i < g->n; i++)
+        free(g->copy[i]);
+}
+
+static int path_parse(const char *path, char device[RELAIS_WIRE_ID_MAX + 1], uint64_t *seq)
+{
+    struct segs g;
+    segs_split(&g, path);
+    int rc = relais_wire_path_up_parse(g.seg, g.len, g.n, device, seq);
+    segs_free(&g);
     return rc;
 }
 
 /* dev/{device}/cmd: the command resource a CoAP device polls. */
 static int cmd_path_parse(const char *path, char device[RELAIS_WIRE_ID_MAX + 1])
 {
-    const char *segs[8];
-    size_t lens[8];
-    char *copies[8];
-    size_t n = 0;
-    const char *p = path;
-    for (;;) {
-        const char *slash = strchr(p, '/');
-        size_t len = slash ? (size_t)(slash - p) : strlen(p);
-        assert_true(n < 8);
-        copies[n] = exact(p, len);
-        segs[n] = copies[n];
-        lens[n] = len;
-        n++;
-        if (!slash) break;
-        p = slash + 1;
-    }
-    int rc = relais_wire_path_cmd_parse(segs, lens, n, device);
-    for (size_t i = 0; i < n; i++)
-        free(copies[i]);
+    struct segs g;
+    segs_split(&g, path);
+    int rc = relais_wire_path_cmd_parse(g.seg, g.len, g.n, device);
+    segs_free(&g);
     return rc;
 }
+
 
 static void test_cmd_path_parse(void **state)
 {

@@ -2,8 +2,8 @@
 /*
  * The board seam (relais/pb/board.h) on a simplified STM32-style GPIO block
  * and the Cortex-M SysTick: compiled, not run.  Pins: LED PA5, buzzer PA6,
- * lid switch PA8 (high when open), compartment sensors PB0..PB13 (high while
- * the compartment holds its pills).  The RTC is a stub that was never set.
+ * the display's "call 15" segment PA7, lid switch PA8 (high when open), compartment sensors
+ * PB0..PB13 (high while the compartment holds its pills).  The RTC is a stub that was never set.
  */
 #include "relais/pb/board.h"
 
@@ -22,6 +22,7 @@ struct relais_pb_gpio {
 
 #define PIN_LED    5u
 #define PIN_BUZZER 6u
+#define PIN_CALL15 7u
 #define PIN_LID    8u
 
 #define SYST_CSR (*(volatile uint32_t *)0xE000E010u)
@@ -41,10 +42,12 @@ void SysTick_Handler(void)
 
 void relais_pb_board_init(void)
 {
-    /* LED and buzzer as outputs, off; the inputs stay inputs (reset state) */
-    GPIOA->moder = (GPIOA->moder & ~((3u << (2 * PIN_LED)) | (3u << (2 * PIN_BUZZER)))) |
-                   (1u << (2 * PIN_LED)) | (1u << (2 * PIN_BUZZER));
-    GPIOA->bsrr = (1u << (PIN_LED + 16)) | (1u << (PIN_BUZZER + 16));
+    /* LED, buzzer and the display's segment as outputs, off; the inputs
+     * stay inputs (reset state) */
+    GPIOA->moder = (GPIOA->moder & ~((3u << (2 * PIN_LED)) | (3u << (2 * PIN_BUZZER)) |
+                                     (3u << (2 * PIN_CALL15)))) |
+                   (1u << (2 * PIN_LED)) | (1u << (2 * PIN_BUZZER)) | (1u << (2 * PIN_CALL15));
+    GPIOA->bsrr = (1u << (PIN_LED + 16)) | (1u << (PIN_BUZZER + 16)) | (1u << (PIN_CALL15 + 16));
     /* the lid switch with a pull-down */
     GPIOA->pupdr = (GPIOA->pupdr & ~(3u << (2 * PIN_LID))) | (2u << (2 * PIN_LID));
     /* 1 ms tick */
@@ -61,6 +64,11 @@ void relais_pb_led_set(bool on)
 void relais_pb_buzzer_set(bool on)
 {
     GPIOA->bsrr = on ? (1u << PIN_BUZZER) : (1u << (PIN_BUZZER + 16));
+}
+
+void relais_pb_display_call15(bool on)
+{
+    GPIOA->bsrr = on ? (1u << PIN_CALL15) : (1u << (PIN_CALL15 + 16));
 }
 
 bool relais_pb_lid_open(void)

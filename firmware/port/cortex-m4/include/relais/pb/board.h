@@ -20,6 +20,8 @@ void relais_pb_board_init(void);
 /* outputs */
 void relais_pb_led_set(bool on);
 void relais_pb_buzzer_set(bool on);
+/* the display's "call 15" message (the SAMU): on until the lid is opened */
+void relais_pb_display_call15(bool on);
 
 /* inputs: the lid switch (true when open) and the compartments' sensors
  * (bit i set when compartment i still holds its pills) */
