@@ -81,6 +81,11 @@ uint32_t relais_pb_compartments_full(void)
     return GPIOB->idr & ((1u << RELAIS_PB_COMPARTMENTS) - 1u);
 }
 
+uint32_t relais_pb_battery_percent(void)
+{
+    return 100u; /* stub: no ADC read */
+}
+
 uint32_t relais_pb_millis(void)
 {
     return millis;

@@ -8,7 +8,8 @@
  *     opening or closing, a compartment found empty that was full (a dose of
  *     its slot) go to the pill box logic, which gathers a lid cycle into one
  *     SenML CBOR pack and puts it in the ring log, under a fresh persisted
- *     seq, before anything is sent;
+ *     seq, before anything is sent; the battery level every PB_BATTERY_MS
+ *     (with the lid closed: its own pack);
  *   - runs the logic's step: one confirmable POST in flight, resent with a
  *     capped backoff until relaisd answers it for good;
  *   - asks for commands every PB_CMD_POLL_MS (GET dev/{device}/cmd?after=N,
@@ -36,14 +37,15 @@
 /* Provisioned per device on a real product; a constant here. */
 #define PB_DEVICE_ID "pillbox-0001"
 
-#define PB_POLL_MS       50u     /* sensor poll period */
-#define PB_DEBOUNCE      3u      /* polls a changed input must hold */
-#define PB_RESEND_MS     4000u   /* first resend timeout */
-#define PB_RESEND_MAX_MS 300000u /* the backoff's cap */
-#define PB_CMD_POLL_MS   30000u  /* ask for commands */
-#define PB_SEQ_BLOCK     16u     /* seqs reserved per persisted reservation */
-#define PB_WORK_LEN      128u    /* ring log scan buffer */
-#define PB_RX_MAX        384u    /* a CBOR ack with an error text of 200 bytes fits */
+#define PB_POLL_MS       50u      /* sensor poll period */
+#define PB_DEBOUNCE      3u       /* polls a changed input must hold */
+#define PB_RESEND_MS     4000u    /* first resend timeout */
+#define PB_RESEND_MAX_MS 300000u  /* the backoff's cap */
+#define PB_CMD_POLL_MS   30000u   /* ask for commands */
+#define PB_BATTERY_MS    3600000u /* report the battery level */
+#define PB_SEQ_BLOCK     16u      /* seqs reserved per persisted reservation */
+#define PB_WORK_LEN      128u     /* ring log scan buffer */
+#define PB_RX_MAX        384u     /* a CBOR ack with an error text of 200 bytes fits */
 
 /* Slot ids of the 14 compartments: day and time of the week's doses. */
 static const char *const pb_slots[RELAIS_PB_COMPARTMENTS] = {
@@ -202,12 +204,21 @@ int main(void)
     comp.stable = comp.last = relais_pb_compartments_full();
     uint32_t last_poll = relais_pb_millis();
     uint32_t last_cmd = last_poll - PB_CMD_POLL_MS;
+    uint32_t last_battery = last_poll - PB_BATTERY_MS;
     bool cmd_inflight = false;
     for (;;) {
         uint32_t now = relais_pb_millis();
         if (now - last_poll >= PB_POLL_MS) {
             last_poll = now;
             pb_poll(&lid, &comp, now);
+        }
+        if (now - last_battery >= PB_BATTERY_MS && lid.stable == 0) {
+            int rc = relais_fw_pillbox_battery(&pb_box, (double)relais_pb_battery_percent(),
+                                               pb_time(now));
+            pb_event_rc(rc);
+            if (rc != RELAIS_FW_EFULL) {
+                last_battery = now; /* a full log: again at the next turn */
+            }
         }
         bool answered = false;
         if (pb_receive(now, &answered)) {

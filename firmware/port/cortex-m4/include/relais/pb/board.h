@@ -27,6 +27,8 @@ void relais_pb_display_call15(bool on);
  * (bit i set when compartment i still holds its pills) */
 bool relais_pb_lid_open(void);
 uint32_t relais_pb_compartments_full(void);
+/* the battery's charge, 0..100 % (from the ADC) */
+uint32_t relais_pb_battery_percent(void);
 
 /* Milliseconds since boot (wraps after 49 days: compare differences). */
 uint32_t relais_pb_millis(void);
