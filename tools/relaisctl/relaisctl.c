@@ -5,6 +5,7 @@
  * rejects).  Options and commands are documented once, in the tables below,
  * and --help is built from them (docs/cli.md follows).
  */
+#include "relais/audit.h"
 #include "relais/config.h"
 #include "relais/control.h"
 #include "relais/crypto.h"
@@ -63,6 +64,8 @@ static const struct {
     {"devices", "the device registry: id, kind, patient, active or removed"},
     {"device add ID", "register a device (--kind, --patient) and print its credentials"},
     {"device remove ID", "revoke a device: its key is erased and its sessions closed"},
+    {"audit verify", "check the audit trail's hash chain: which rows were modified, deleted, "
+                     "inserted or reordered (exit 4)"},
     {"alerts", "open alerts (--all: every alert, --limit), newest last"},
     {"alert ID", "one alert, its evidence and its history"},
     {"ack ID", "acknowledge an alert in the name of --by WHO"},
@@ -586,6 +589,71 @@ static int print_device(const struct relais_device *d, void *ud)
     return 0;
 }
 
+/* audit verify: reads the store itself (relaisd need not run). */
+static int cmd_audit_verify(const struct opts *o, const char *db)
+{
+    struct relais_store *st;
+    const struct relais_store_opts so = {.readonly = true};
+    int rc = relais_store_open(&st, db, &so);
+    if (rc) {
+        fprintf(stderr, "relaisctl: cannot open the store %s: %s\n", db, relais_strerror(rc));
+        return EXIT_ERROR;
+    }
+    struct relais_audit_report *r = malloc(sizeof *r);
+    rc = r ? relais_audit_verify(st, r) : RELAIS_ENOMEM;
+    relais_store_close(st);
+    if (rc) {
+        fprintf(stderr, "relaisctl: audit verify: %s\n", relais_strerror(rc));
+        free(r);
+        return EXIT_ERROR;
+    }
+    char head[2 * RELAIS_SHA256_LEN + 1];
+    for (size_t i = 0; i < RELAIS_SHA256_LEN; i++)
+        snprintf(head + 2 * i, 3, "%02x", r->head[i]);
+    bool intact = r->nfindings == 0;
+    if (o->json) {
+        json_t *f = json_array();
+        for (size_t i = 0; i < r->nfindings; i++)
+            json_array_append_new(f, json_pack("{s:s, s:I, s:I}", "problem",
+                                               relais_audit_problem_name(r->findings[i].problem),
+                                               "id", (json_int_t)r->findings[i].id, "id_to",
+                                               (json_int_t)r->findings[i].id_to));
+        json_t *out = json_pack("{s:I, s:I, s:I, s:s, s:b, s:o, s:I}", "rows", (json_int_t)r->rows,
+                                "first_id", (json_int_t)r->first_id, "last_id",
+                                (json_int_t)r->last_id, "head", r->rows ? head : "", "intact",
+                                intact, "findings", f, "more", (json_int_t)r->more);
+        json_dumpf(out, stdout, JSON_INDENT(1));
+        printf("\n");
+        json_decref(out);
+    } else if (r->rows == 0) {
+        printf("audit trail: empty\n");
+    } else {
+        printf("audit trail: %llu rows (%lld..%lld): %s\n", (unsigned long long)r->rows,
+               (long long)r->first_id, (long long)r->last_id, intact ? "intact" : "NOT INTACT");
+        for (size_t i = 0; i < r->nfindings; i++) {
+            const struct relais_audit_finding *x = &r->findings[i];
+            static const char *const why[] = {
+                "modified: its content no longer matches its hash",
+                "deleted",
+                "inserted: the next row links over it",
+                "reordered: it links to a row that comes after it",
+                "broken: its link to the row before matches no row",
+            };
+            if (x->id_to != x->id)
+                printf("  rows %lld..%lld: %s\n", (long long)x->id, (long long)x->id_to,
+                       why[x->problem]);
+            else
+                printf("  row %lld: %s\n", (long long)x->id, why[x->problem]);
+        }
+        if (r->more) printf("  ... and %llu more\n", (unsigned long long)r->more);
+        printf("head: row %lld, sha256 %s (keep it elsewhere: rows cut off at the end "
+               "show only against it)\n",
+               (long long)r->last_id, head);
+    }
+    free(r);
+    return intact ? EXIT_OK : EXIT_TAMPERED;
+}
+
 static int cmd_devices(const struct opts *o, const char *sock, const char *db)
 {
     json_t *arr = NULL;
@@ -685,7 +753,9 @@ int main(int argc, char **argv)
     int nargs = argc - optind;
     int known = is_device && nargs == 3 &&
                 (strcmp(argv[optind + 1], "add") == 0 || strcmp(argv[optind + 1], "remove") == 0);
-    for (int k = 0; commands[k].name && !is_device; k++)
+    bool is_audit = strcmp(cmd, "audit") == 0;
+    known |= is_audit && nargs == 2 && strcmp(argv[optind + 1], "verify") == 0;
+    for (int k = 0; commands[k].name && !is_device && !is_audit; k++)
         known |= nargs == 1 && strcmp(cmd, commands[k].name) == 0;
     bool care = care_command_known(cmd, nargs - 1, argv + optind + 1);
     known |= care;
@@ -698,6 +768,7 @@ int main(int argc, char **argv)
     int rc = resolve_paths(&o, sock, db, sizeof sock);
     if (rc) return rc;
     if (care) return care_command(&o, sock, db, cmd, nargs - 1, argv + optind + 1);
+    if (is_audit) return cmd_audit_verify(&o, db);
     if (strcmp(cmd, "status") == 0) return cmd_status(&o, sock);
     if (strcmp(cmd, "devices") == 0) return cmd_devices(&o, sock, db);
     if (is_device && strcmp(argv[optind + 1], "add") == 0)
