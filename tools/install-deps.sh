@@ -14,6 +14,7 @@ sqlite3 libsqlite3-dev
 libjansson-dev libcbor-dev libinih-dev
 libcmocka-dev libsystemd-dev
 libfaketime procps jq tzdata openssl ca-certificates
+systemd
 gcc-arm-none-eabi libnewlib-arm-none-eabi
 "
 
