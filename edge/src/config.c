@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define OFF(field) offsetof(struct relais_config, field)
 #define RL         RELAIS_CFG_RELOADABLE
@@ -456,6 +457,14 @@ int relais_config_load(struct relais_config *cfg, const char *path, struct relai
     pc.fp = fopen(path, "r");
     if (!pc.fp) {
         fail(&pc, 0, NULL, NULL, "cannot open: %s", strerror(errno));
+        goto out;
+    }
+    /* whoever may write it may point relaisd at another broker, store or plan */
+    struct stat st;
+    if (fstat(fileno(pc.fp), &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 022)) {
+        fail(&pc, 0, NULL, NULL,
+             "writable by group or others (mode %04o): refusing it; chmod go-w it",
+             (unsigned)(st.st_mode & 07777));
         goto out;
     }
     int ir = ini_parse_stream(reader, &pc, handler, &pc);

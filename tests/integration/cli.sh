@@ -38,6 +38,13 @@ check_fails() { # FILE-CONTENT EXPECTED-MESSAGE
     rl_expect_eq "--check message" "$out" "relaisd: $T/bad.conf:$2"
 }
 check_fails '[gateway]\nid = gw-1\n[local]\nport = 70000\n' '4: [local] port: 70000 is out of range [1, 65535]'
+# a configuration others may write is refused (they could point relaisd anywhere)
+cp "$T/good.conf" "$T/open.conf"
+chmod 0666 "$T/open.conf"
+rc=0
+out=$("$RELAISD" -c "$T/open.conf" --check 2>&1) || rc=$?
+rl_expect_eq "--check exit code for a world-writable configuration" "$rc" 1
+rl_expect_eq "--check message" "$out" "relaisd: $T/open.conf: writable by group or others (mode 0666): refusing it; chmod go-w it"
 check_fails '[gateway]\nid = gw-1\n\n[stor]\nquota_mb = 5\n' '4: unknown section [stor]'
 check_fails '[gateway]\nid = gw-1\ncolour = blue\n' '3: [gateway] colour: unknown key'
 check_fails '[gateway]\nid = GW\n' '2: [gateway] id: '"'"'GW'"'"' is not an id ([a-z0-9][a-z0-9-]{0,31})'

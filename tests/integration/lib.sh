@@ -11,6 +11,9 @@
 #   RELAISD, RELAISCTL, RELAIS_SENML     the binaries under test
 
 set -euo pipefail
+# files this harness writes are not group- or world-writable (relaisd refuses
+# such a configuration), whatever the caller's umask
+umask 022
 
 : "${RELAIS_SRC:?}" "${RELAISD:?}" "${RELAISCTL:?}"
 

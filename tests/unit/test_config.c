@@ -812,6 +812,22 @@ static void test_unreadable_file(void **state)
         assert_string_equal(f->err.message, want);
     }
     assert_int_equal(chmod(f->path, 0600), 0);
+
+    /* writable by group or others: refused, whoever reads it */
+    static const mode_t modes[] = {0666, 0646, 0664, 0620, 0602};
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        assert_int_equal(chmod(f->path, modes[i]), 0);
+        assert_int_equal(relais_config_load(&f->cfg, f->path, &f->err), RELAIS_ECONFIG);
+        snprintf(want, sizeof want,
+                 "%s: writable by group or others (mode %04o): refusing it; chmod go-w it", f->path,
+                 (unsigned)modes[i]);
+        assert_string_equal(f->err.message, want);
+    }
+    /* readable by all is fine (it holds no secret: those are in 0600 files) */
+    assert_int_equal(chmod(f->path, 0644), 0);
+    assert_int_equal(relais_config_load(&f->cfg, f->path, &f->err), RELAIS_OK);
+    relais_config_cleanup(&f->cfg);
+    assert_int_equal(chmod(f->path, 0600), 0);
 }
 
 static void test_first_error_wins(void **state)
