@@ -76,7 +76,8 @@ home_devices_start() { # COAPS_PORT PATIENT
     (umask 077 && printf '%s\n' "$psk" >"$T/pillbox-1.psk")
     (umask 077 && printf '%s\n' "${RL_PW[vitals-1]}" >"$T/vitals-1.pw")
     rm -f "$T/home.clock" "$T"/home.*.progress
-    "$HOME_VITALS_SIM" --port "$BROKER_PORT" --device vitals-1 --password-file "$T/vitals-1.pw" \
+    "$HOME_VITALS_SIM" --port "$BROKER_TLS_PORT" --cafile "$BROKER_CA" --device vitals-1 \
+        --password-file "$T/vitals-1.pw" \
         --flash "$T/vitals-1.flash" --scenario "$HOME_SCN" --clock-file "$T/home.clock" \
         --progress-file "$T/home.vitals.progress" --resend-ms 500 --resend-max-ms 2000 \
         >"$T/vitals-sim.out" 2>"$T/vitals-sim.log" &

@@ -75,19 +75,49 @@ rl_wait_port() { # PORT [TIMEOUT_S]
     return 1
 }
 
+# The gateway broker's TLS files in DIR: a CA and the server's certificate
+# for 127.0.0.1 (EC P-256, two days), made now.
+rl_broker_tls() { # DIR
+    local d=$1
+    mkdir -p "$d"
+    (
+        cd "$d"
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key \
+            -out ca.crt -days 2 -subj "/CN=relais test gateway CA" 2>/dev/null
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key \
+            -out server.csr -subj "/CN=127.0.0.1" 2>/dev/null
+        printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >server.ext
+        openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt \
+            -days 2 -extfile server.ext 2>/dev/null
+        chmod 600 ca.key server.key
+    ) || rl_fail "openssl could not make the gateway broker's certificates"
+}
+
 # Renders broker-config/mosquitto.conf for this test: only the lines the file
-# marks "site:" change (port, file locations, user).
+# marks "site:" change (ports, file locations, user).  The TLS listener (the
+# home network's) listens on 127.0.0.1:$BROKER_TLS_PORT with a CA and
+# certificate made now ($BROKER_CA).
 rl_broker_render() { # OUTDIR PORT
     local out=$1 port=$2 user
     user=$(id -un)
     mkdir -p "$out/persist"
     cp "$RELAIS_SRC/broker-config/acl" "$out/acl"
+    BROKER_TLS_PORT=${BROKER_TLS_PORT:-$(rl_free_port)}
+    while [ "$BROKER_TLS_PORT" = "$port" ]; do BROKER_TLS_PORT=$(rl_free_port); done
+    [ -f "$out/tls/server.crt" ] || rl_broker_tls "$out/tls"
+    BROKER_CA=$out/tls/ca.crt
     sed -e "s|^password_file .*|password_file $out/passwd|" \
         -e "s|^acl_file .*|acl_file $out/acl|" \
         -e "s|^user .*|user $user|" \
         -e "s|^listener 1883 127.0.0.1|listener $port 127.0.0.1|" \
+        -e "s|^listener 8883\$|listener $BROKER_TLS_PORT 127.0.0.1|" \
+        -e "s|^cafile .*|cafile $out/tls/ca.crt|" \
+        -e "s|^certfile .*|certfile $out/tls/server.crt|" \
+        -e "s|^keyfile .*|keyfile $out/tls/server.key|" \
         -e "s|^persistence_location .*|persistence_location $out/persist/|" \
         "$RELAIS_SRC/broker-config/mosquitto.conf" >"$out/mosquitto.conf"
+    grep -q "^listener $BROKER_TLS_PORT 127.0.0.1" "$out/mosquitto.conf" ||
+        rl_fail "broker-config/mosquitto.conf has no 'listener 8883' line to render"
 }
 
 declare -A RL_PW
@@ -114,6 +144,7 @@ rl_broker_start() { # start (or restart) the gateway broker on $BROKER_PORT
     BROKER_PID=$!
     RL_PIDS+=("$BROKER_PID")
     rl_wait_port "$BROKER_PORT" 10 || rl_fail "mosquitto did not listen on $BROKER_PORT"
+    rl_wait_port "$BROKER_TLS_PORT" 10 || rl_fail "mosquitto did not listen on $BROKER_TLS_PORT (TLS)"
 }
 
 rl_broker_stop() {

@@ -11,8 +11,10 @@
  *       [--host H] [--count N] [--interval-ms MS] [--bt-start S --bt-step D]
  *       [--format json|cbor] [--inject-bad K] [--resend-ms MS]
  *       [--resend-max-ms MS] [--scenario FILE [--speed N | --clock-file F
- *       [--progress-file F]]]
+ *       [--progress-file F]]] [--cafile CA]
  *
+ *   --cafile CA        connect with TLS (1.2 or later) to the broker's TLS
+ *                      listener (the home network's), the gateway's CA pinned
  *   --count N          reading sets to generate (one pack each), default 10
  *   --interval-ms MS   time between two reading sets, default 0
  *   --bt-start/--bt-step  reading set i's time is S + i * D (default: now)
@@ -85,6 +87,7 @@ struct sim {
     uint64_t speed;
     const char *clock_file, *progress_file;
     struct relais_scn_player player;
+    const char *cafile; /* --cafile: TLS to the broker, this CA pinned */
 };
 
 /* Reading set i's time: --bt-start/--bt-step, else the device clock. */
@@ -214,13 +217,25 @@ static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_mes
 
 static int parse_args(struct sim *s, int argc, char **argv)
 {
-    static const struct option lo[] = {
-        {"host", 1, 0, 'h'},          {"port", 1, 0, 'p'},          {"device", 1, 0, 'd'},
-        {"password-file", 1, 0, 'P'}, {"flash", 1, 0, 'f'},         {"count", 1, 0, 'n'},
-        {"interval-ms", 1, 0, 'i'},   {"bt-start", 1, 0, 'b'},      {"bt-step", 1, 0, 'B'},
-        {"format", 1, 0, 'F'},        {"inject-bad", 1, 0, 'x'},    {"resend-ms", 1, 0, 'r'},
-        {"resend-max-ms", 1, 0, 'R'}, {"scenario", 1, 0, 'S'},      {"speed", 1, 0, 's'},
-        {"clock-file", 1, 0, 'C'},    {"progress-file", 1, 0, 'G'}, {0, 0, 0, 0}};
+    static const struct option lo[] = {{"host", 1, 0, 'h'},
+                                       {"port", 1, 0, 'p'},
+                                       {"device", 1, 0, 'd'},
+                                       {"password-file", 1, 0, 'P'},
+                                       {"flash", 1, 0, 'f'},
+                                       {"count", 1, 0, 'n'},
+                                       {"interval-ms", 1, 0, 'i'},
+                                       {"bt-start", 1, 0, 'b'},
+                                       {"bt-step", 1, 0, 'B'},
+                                       {"format", 1, 0, 'F'},
+                                       {"inject-bad", 1, 0, 'x'},
+                                       {"resend-ms", 1, 0, 'r'},
+                                       {"resend-max-ms", 1, 0, 'R'},
+                                       {"scenario", 1, 0, 'S'},
+                                       {"speed", 1, 0, 's'},
+                                       {"clock-file", 1, 0, 'C'},
+                                       {"progress-file", 1, 0, 'G'},
+                                       {"cafile", 1, 0, 'A'},
+                                       {0, 0, 0, 0}};
     uint64_t u = 0;
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -273,6 +288,7 @@ static int parse_args(struct sim *s, int argc, char **argv)
             break;
         case 'S': s->scenario_path = optarg; break;
         case 'C': s->clock_file = optarg; break;
+        case 'A': s->cafile = optarg; break;
         case 'G': s->progress_file = optarg; break;
         case 's':
             if (relais_sim_parse_u64(PROG, "--speed", optarg, 1000000, &s->speed)) return -1;
@@ -336,6 +352,14 @@ static int open_mqtt(struct sim *s)
     mosquitto_connect_callback_set(s->mosq, on_connect);
     mosquitto_disconnect_callback_set(s->mosq, on_disconnect);
     mosquitto_message_callback_set(s->mosq, on_message);
+    if (s->cafile) {
+        /* the home network's listener: TLS 1.2+, the gateway's CA pinned */
+        if (mosquitto_tls_set(s->mosq, s->cafile, NULL, NULL, NULL, NULL) != MOSQ_ERR_SUCCESS ||
+            mosquitto_tls_opts_set(s->mosq, 1, "tlsv1.2", NULL) != MOSQ_ERR_SUCCESS) {
+            fprintf(stderr, "relais-vitals-sim: cannot use the CA file %s\n", s->cafile);
+            return -1;
+        }
+    }
     if (mosquitto_connect(s->mosq, s->host, s->port, 30) != MOSQ_ERR_SUCCESS)
         fprintf(stderr, "relais-vitals-sim: broker %s:%d not reachable yet\n", s->host, s->port);
     return 0;
