@@ -89,12 +89,12 @@ wait_for 15 up_connected || rl_fail "relaisd did not connect to the hospital bro
 
 say "relais demo: a capecitabine cycle at home ($(sed -n 's/^name //p' "$SCN"), tests/device-scenarios/)"
 echo "  hospital broker  127.0.0.1:$HB_CERT_PORT  broker-config/hospital/ (TLS, client certificates; CA made now)"
-echo "  gateway broker   127.0.0.1:$BROKER_PORT  broker-config/ (a password per device)"
+echo "  gateway broker   127.0.0.1:$BROKER_PORT (relaisd), TLS 127.0.0.1:$BROKER_TLS_PORT (devices)  broker-config/ (a password per device; CA made now)"
 echo "  relaisd          $("$RELAISD" --version | cut -d' ' -f2), connected to both; CoAP over DTLS on :$COAPS_PORT"
 echo "  care plan        $PATIENT: $(jq -r '"\(.regimen.drug) \(.regimen.dose_mg) mg, slots \([.regimen.slots[] | "\(.id) \(.time)"] | join(" and ")), days \(.regimen.days_on | map("\(.[0])-\(.[1])") | join(",")) of \(.regimen.cycle_days), from \(.regimen.start)"' "$T/careplan.json")"
 home_devices_start "$COAPS_PORT" "$PATIENT"
 echo "  pill box         pillbox-1: relais-pillbox-sim, CoAP over DTLS-PSK (key minted now by relaisctl device add)"
-echo "  vitals hub       vitals-1: relais-vitals-sim, MQTT (its own password)"
+echo "  vitals hub       vitals-1: relais-vitals-sim, MQTT over TLS (its own password, the gateway's CA pinned)"
 echo "  the scenario     $(sed 's/^relais-devscn: [^:]*: //' "$T/home.devscn")"
 
 say "what the hospital receives, as it happens (the HAD team's desk: alerts for had, had-backup and coordination)"

@@ -49,6 +49,13 @@ const struct relais_config_key relais_config_keys[] = {
      OFF(local_reconnect_max_ms), RL, NULL, "Cap of the reconnect delay. relaisd never gives up."},
     {"local", "max_inflight", RELAIS_CFG_UINT, "1000", 1, 65535, OFF(local_max_inflight), RL, NULL,
      "Acknowledgements in flight to the broker at once (QoS 1); more wait in memory."},
+    {"local", "broker_passwd_file", RELAIS_CFG_PATH, "", 0, 0, OFF(local_broker_passwd_file), RL,
+     NULL,
+     "The broker's password file: relaisctl device add/remove write each device's entry "
+     "there. Empty: relaisctl leaves it alone."},
+    {"local", "broker_pid_file", RELAIS_CFG_PATH, "", 0, 0, OFF(local_broker_pid_file), RL, NULL,
+     "mosquitto's pid file: relaisctl sends it SIGHUP to reload its password file. Empty: "
+     "reload it yourself."},
 
     {"coap", "bind", RELAIS_CFG_HOST, "0.0.0.0", 0, 0, OFF(coap_bind), 0, NULL,
      "Address of the CoAP server (DTLS). Plain CoAP always binds loopback."},

@@ -8,7 +8,13 @@
 #include "relais/error.h"
 #include "relais/log.h"
 
+#include <stdio.h>
+#include <string.h>
+
+#include <mbedtls/base64.h>
 #include <mbedtls/ctr_drbg.h>
+#include <mbedtls/md.h>
+#include <mbedtls/pkcs5.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/sha256.h>
@@ -123,4 +129,43 @@ void relais_hex(const uint8_t *in, size_t len, char *out)
 void relais_zeroize(void *p, size_t len)
 {
     mbedtls_platform_zeroize(p, len);
+}
+
+/* PBKDF2-HMAC-SHA512 (mbedtls 3.3 has a context-free call; 2.x needs a
+ * context). */
+static int pbkdf2_sha512(const unsigned char *pw, size_t pwlen, const unsigned char *salt,
+                         size_t saltlen, unsigned iterations, unsigned char *out, size_t outlen)
+{
+#if MBEDTLS_VERSION_NUMBER >= 0x03030000
+    return mbedtls_pkcs5_pbkdf2_hmac_ext(MBEDTLS_MD_SHA512, pw, pwlen, salt, saltlen, iterations,
+                                         (uint32_t)outlen, out);
+#else
+    mbedtls_md_context_t md;
+    mbedtls_md_init(&md);
+    int rc = mbedtls_md_setup(&md, mbedtls_md_info_from_type(MBEDTLS_MD_SHA512), 1);
+    if (rc == 0)
+        rc = mbedtls_pkcs5_pbkdf2_hmac(&md, pw, pwlen, salt, saltlen, iterations, (uint32_t)outlen,
+                                       out);
+    mbedtls_md_free(&md);
+    return rc;
+#endif
+}
+
+int relais_mosquitto_pw_hash(const char *password, char *out, size_t cap)
+{
+    unsigned char salt[12], hash[64], s64[24], h64[96];
+    size_t sl = 0, hl = 0;
+    int rc = relais_random_bytes(salt, sizeof salt);
+    if (rc) return rc;
+    if (pbkdf2_sha512((const unsigned char *)password, strlen(password), salt, sizeof salt, 101,
+                      hash, sizeof hash) != 0 ||
+        mbedtls_base64_encode(s64, sizeof s64, &sl, salt, sizeof salt) != 0 ||
+        mbedtls_base64_encode(h64, sizeof h64, &hl, hash, sizeof hash) != 0) {
+        relais_zeroize(hash, sizeof hash);
+        return RELAIS_EIO;
+    }
+    int n = snprintf(out, cap, "$7$101$%.*s$%.*s", (int)sl, (const char *)s64, (int)hl,
+                     (const char *)h64);
+    relais_zeroize(hash, sizeof hash);
+    return n > 0 && (size_t)n < cap ? RELAIS_OK : RELAIS_ETOOBIG;
 }

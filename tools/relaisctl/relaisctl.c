@@ -110,6 +110,9 @@ void iso_time(double t, char *buf, size_t cap)
 char relaisctl_gateway[40] = "gw";
 
 /* Paths from the options or the configuration. */
+/* [local] broker_passwd_file and broker_pid_file ("" when not set) */
+static char broker_passwd[4096], broker_pid[4096];
+
 static int resolve_paths(const struct opts *o, char *sock, char *db, size_t cap)
 {
     if (o->socket && o->db) {
@@ -131,6 +134,10 @@ static int resolve_paths(const struct opts *o, char *sock, char *db, size_t cap)
         return EXIT_OK;
     }
     snprintf(relaisctl_gateway, sizeof relaisctl_gateway, "%s", cfg.gateway_id);
+    snprintf(broker_passwd, sizeof broker_passwd, "%s",
+             cfg.local_broker_passwd_file ? cfg.local_broker_passwd_file : "");
+    snprintf(broker_pid, sizeof broker_pid, "%s",
+             cfg.local_broker_pid_file ? cfg.local_broker_pid_file : "");
     if (o->socket)
         snprintf(sock, cap, "%s", o->socket);
     else if (cfg.control_socket && cfg.control_socket[0])
@@ -478,12 +485,35 @@ int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* An MQTT device's broker password, written to the broker's password file
+ * when relaisctl keeps it ([local] broker_passwd_file; not for a pill box,
+ * which speaks CoAP): mqtt receives it, "" when none.  Returns an exit code. */
+static int broker_add(const char *id, const char *kind, char *mqtt, size_t cap)
+{
+    mqtt[0] = '\0';
+    if (!broker_passwd[0] || strcmp(kind, "pillbox") == 0) return EXIT_OK;
+    uint8_t raw[18];
+    if (relais_random_bytes(raw, sizeof raw) != RELAIS_OK || cap < 2 * sizeof raw + 1) {
+        fprintf(stderr, "relaisctl: no random bytes for the MQTT password\n");
+        return EXIT_ERROR;
+    }
+    relais_hex(raw, sizeof raw, mqtt);
+    relais_zeroize(raw, sizeof raw);
+    int rc = broker_passwd_update(broker_passwd, broker_pid, id, mqtt);
+    if (rc) relais_zeroize(mqtt, cap);
+    return rc;
+}
+
 static void print_credentials(const struct opts *o, const char *id, const char *kind,
-                              const char *patient, const char *psk)
+                              const char *patient, const char *psk, const char *mqtt)
 {
     if (o->json) {
         json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", id, "kind", kind, "patient",
                               patient, "psk_identity", id, "psk", psk);
+        if (mqtt[0]) {
+            json_object_set_new(j, "mqtt_username", json_string(id));
+            json_object_set_new(j, "mqtt_password", json_string(mqtt));
+        }
         json_dumpf(j, stdout, JSON_INDENT(1));
         printf("\n");
         json_decref(j);
@@ -492,7 +522,9 @@ static void print_credentials(const struct opts *o, const char *id, const char *
     printf("device %s added (kind %s%s%s)\n", id, kind, patient[0] ? ", patient " : "", patient);
     printf("  MQTT user name / DTLS-PSK identity: %s\n", id);
     printf("  DTLS-PSK key: %s\n", psk);
-    printf("Give the key to the device only; relais does not show it again.\n");
+    if (mqtt[0]) printf("  MQTT password: %s\n", mqtt);
+    printf("Give the key%s to the device only; relais does not show %s again.\n",
+           mqtt[0] ? " and the password" : "", mqtt[0] ? "them" : "it");
 }
 
 static int cmd_device_add(const struct opts *o, const char *sock, const char *db, const char *id)
@@ -513,9 +545,13 @@ static int cmd_device_add(const struct opts *o, const char *sock, const char *db
             json_decref(a);
             return EXIT_ERROR;
         }
-        print_credentials(o, id, o->kind, patient, json_string_value(json_object_get(a, "psk")));
+        char mqtt[64];
+        int brc = broker_add(id, o->kind, mqtt, sizeof mqtt);
+        print_credentials(o, id, o->kind, patient, json_string_value(json_object_get(a, "psk")),
+                          mqtt);
+        relais_zeroize(mqtt, sizeof mqtt);
         json_decref(a);
-        return EXIT_OK;
+        return brc;
     }
     if (rc != RELAIS_ECONN) {
         fprintf(stderr, "relaisctl: %s: %s\n", sock, relais_strerror(rc));
@@ -531,7 +567,11 @@ static int cmd_device_add(const struct opts *o, const char *sock, const char *db
         char psk[RELAIS_PSK_LEN + 1];
         memcpy(psk, dev.psk, RELAIS_PSK_LEN);
         psk[RELAIS_PSK_LEN] = '\0';
-        print_credentials(o, id, o->kind, patient, psk);
+        char mqtt[64];
+        int brc = broker_add(id, o->kind, mqtt, sizeof mqtt);
+        print_credentials(o, id, o->kind, patient, psk, mqtt);
+        relais_zeroize(mqtt, sizeof mqtt);
+        if (brc) rc = RELAIS_EIO;
         relais_zeroize(psk, sizeof psk);
         relais_zeroize(&dev, sizeof dev);
     } else {
@@ -559,7 +599,9 @@ static int cmd_device_remove(const struct opts *o, const char *sock, const char 
         else
             printf("device %s removed: its key is erased and its sessions closed\n", id);
         json_decref(a);
-        return err ? EXIT_ERROR : EXIT_OK;
+        if (err) return EXIT_ERROR;
+        return broker_passwd[0] ? broker_passwd_update(broker_passwd, broker_pid, id, NULL)
+                                : EXIT_OK;
     }
     if (rc != RELAIS_ECONN) {
         fprintf(stderr, "relaisctl: %s: %s\n", sock, relais_strerror(rc));
@@ -576,7 +618,8 @@ static int cmd_device_remove(const struct opts *o, const char *sock, const char 
         printf("device %s removed: its key is erased\n", id);
     relais_registry_destroy(reg);
     relais_store_close(st);
-    return rc ? EXIT_ERROR : EXIT_OK;
+    if (rc) return EXIT_ERROR;
+    return broker_passwd[0] ? broker_passwd_update(broker_passwd, broker_pid, id, NULL) : EXIT_OK;
 }
 
 static int print_device(const struct relais_device *d, void *ud)

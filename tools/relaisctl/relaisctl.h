@@ -21,6 +21,12 @@ void iso_time(double t, char *buf, size_t cap);
 /* A request to relaisd; RELAIS_ECONN when it is not running. */
 int ask(const char *sock, const char *request, json_t **answer);
 int64_t wall_ms(void);
+
+/* broker.c: replaces user's entry in the broker's password file (password
+ * NULL: removes it), then SIGHUPs the pid in pid_file (NULL or "": none).
+ * Returns an exit code. */
+int broker_passwd_update(const char *passwd_file, const char *pid_file, const char *user,
+                         const char *password);
 /* [gateway] id from the configuration ("gw" when it could not be read). */
 extern char relaisctl_gateway[40];
 

@@ -35,4 +35,11 @@ int relais_unhex(const char *in, uint8_t *out, size_t len);
 /* Wipes a secret so that the compiler cannot drop the write. */
 void relais_zeroize(void *p, size_t len);
 
+/* The hash mosquitto 2.0 keeps for a password in its password file
+ * ("$7$101$SALT$HASH": PBKDF2-HMAC-SHA512, 101 iterations, a fresh random
+ * 12-byte salt, both base64), as mosquitto_passwd writes it.  cap: at least
+ * RELAIS_MOSQ_HASH_MAX.  Returns RELAIS_OK, RELAIS_EIO or RELAIS_ETOOBIG. */
+#define RELAIS_MOSQ_HASH_MAX 128
+int relais_mosquitto_pw_hash(const char *password, char *out, size_t cap);
+
 #endif
