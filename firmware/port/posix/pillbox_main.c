@@ -433,15 +433,9 @@ static int parse_args(struct sim *s, int argc, char **argv)
         default: return -1;
         }
     }
-    if ((s->clock_file || s->progress_file || s->speed) && !s->scenario_path) {
-        fprintf(stderr, "relais-pillbox-sim: --speed, --clock-file and --progress-file need "
-                        "--scenario\n");
+    if (relais_scn_player_check_opts(PROG, s->scenario_path, s->speed, s->clock_file,
+                                     s->progress_file))
         return -1;
-    }
-    if (s->clock_file && s->speed) {
-        fprintf(stderr, "relais-pillbox-sim: --speed and --clock-file exclude each other\n");
-        return -1;
-    }
     if (!s->port || !s->device || !s->flash_path || !s->psk_len || optind != argc) {
         fprintf(stderr, "usage: relais-pillbox-sim --port P --device ID --psk-file F "
                         "--flash FILE [options] (see the source's header)\n");

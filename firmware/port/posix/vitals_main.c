@@ -296,15 +296,9 @@ static int parse_args(struct sim *s, int argc, char **argv)
         default: return -1;
         }
     }
-    if ((s->clock_file || s->progress_file || s->speed) && !s->scenario_path) {
-        fprintf(stderr, "relais-vitals-sim: --speed, --clock-file and --progress-file need "
-                        "--scenario\n");
+    if (relais_scn_player_check_opts(PROG, s->scenario_path, s->speed, s->clock_file,
+                                     s->progress_file))
         return -1;
-    }
-    if (s->clock_file && s->speed) {
-        fprintf(stderr, "relais-vitals-sim: --speed and --clock-file exclude each other\n");
-        return -1;
-    }
     if (s->scenario_path && s->inject_bad) {
         fprintf(stderr, "relais-vitals-sim: --inject-bad and --scenario exclude each other\n");
         return -1;
