@@ -95,7 +95,7 @@ echo "  care plan        $PATIENT: $(jq -r '"\(.regimen.drug) \(.regimen.dose_mg
 home_devices_start "$COAPS_PORT" "$PATIENT"
 echo "  pill box         pillbox-1: relais-pillbox-sim, CoAP over DTLS-PSK (key minted now by relaisctl device add)"
 echo "  vitals hub       vitals-1: relais-vitals-sim, MQTT over TLS (its own password, the gateway's CA pinned)"
-echo "  the scenario     $(sed 's/^relais-devscn: [^:]*: //' "$T/home.devscn")"
+echo "  the scenario     D1 = $(date -u -d "@$((HOME_D1 + HOME_OFFSET))" +%F) (UTC$(printf '%+03d:00' $((HOME_OFFSET / 3600)))), $(sed 's/^relais-devscn: .*), //' "$T/home.devscn")"
 
 say "what the hospital receives, as it happens (the HAD team's desk: alerts for had, had-backup and coordination)"
 tail -n +1 -F "$T/desk.raw" 2>/dev/null > >(DESK_D1=$HOME_D1 DESK_OBS=0 tools/demo/hospital-desk.sh | tee "$T/desk.txt") &

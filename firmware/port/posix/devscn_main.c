@@ -62,10 +62,10 @@ int main(int argc, char **argv)
     fprintf(stderr,
             "relais-devscn: %s: D1 %" PRId64 " (UTC%+" PRId32
             " s), %zu vitals and %zu pill box events, "
-            "%" PRIu32 " missed doses\n",
+            "%" PRIu32 " missed dose%s\n",
             s.name[0] ? s.name : argv[1], s.d1, s.utc_offset_s,
             relais_scn_count(&s, RELAIS_SCN_VITALS), relais_scn_count(&s, RELAIS_SCN_PILLBOX),
-            s.missed);
+            s.missed, s.missed == 1 ? "" : "s");
     relais_scn_free(&s);
     return fflush(stdout) == 0 ? 0 : 1;
 }
