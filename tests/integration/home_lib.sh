@@ -118,8 +118,7 @@ home_settle() { # relaisd judges what has arrived (the clock stays)
 }
 
 home__played() { # T: both devices have played everything up to T (a device
-    # exits once it has played and had acknowledged all its events: its exit
-    # status is checked by home_devices_wait)
+    # that exited before "end" crashed: home_devices_wait reports its status)
     local v="" p=""
     [ -f "$T/home.vitals.progress" ] && read -r v <"$T/home.vitals.progress"
     [ -f "$T/home.pillbox.progress" ] && read -r p <"$T/home.pillbox.progress"
