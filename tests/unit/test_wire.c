@@ -344,7 +344,6 @@ static int cmd_path_parse(const char *path, char device[RELAIS_WIRE_ID_MAX + 1])
     return rc;
 }
 
-
 static void test_cmd_path_parse(void **state)
 {
     (void)state;

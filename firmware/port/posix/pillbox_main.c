@@ -84,14 +84,11 @@
 #define SIM_OLD_SESSIONS 1024u
 
 struct sim {
-    const char *host, *device, *flash_path;
-    int port;
+    struct relais_sim_opts o;
     char psk[128];
     size_t psk_len;
-    uint64_t count, events, interval_ms, next_ms;
-    uint64_t bt_start, bt_step;
+    uint64_t events, next_ms;
     unsigned phase; /* step of the current lid cycle */
-    uint32_t resend_ms, resend_max_ms;
     coap_context_t *ctx;
     coap_session_t *session;
     bool session_heard; /* an answer came on session since the last send */
@@ -107,9 +104,6 @@ struct sim {
     struct relais_fw_ringlog log;
     struct relais_fw_flash_file ff;
     uint8_t work[512];
-    const char *scenario_path; /* --scenario: the sensors play it */
-    uint64_t speed;
-    const char *clock_file, *progress_file;
     struct relais_scn_player player;
     /* the command poll (one in flight) */
     uint64_t poll_ms, next_poll_ms, poll_sent_ms;
@@ -135,14 +129,14 @@ static coap_session_t *new_session(struct sim *s)
     coap_address_t dst;
     coap_address_init(&dst);
     dst.addr.sin.sin_family = AF_INET;
-    dst.addr.sin.sin_port = htons((uint16_t)s->port);
-    if (inet_pton(AF_INET, s->host, &dst.addr.sin.sin_addr) != 1) return NULL;
+    dst.addr.sin.sin_port = htons((uint16_t)s->o.port);
+    if (inet_pton(AF_INET, s->o.host, &dst.addr.sin.sin_addr) != 1) return NULL;
     dst.size = sizeof(struct sockaddr_in);
     coap_dtls_cpsk_t c;
     memset(&c, 0, sizeof c);
     c.version = COAP_DTLS_CPSK_SETUP_VERSION;
-    c.psk_info.identity.s = (const uint8_t *)s->device;
-    c.psk_info.identity.length = strlen(s->device);
+    c.psk_info.identity.s = (const uint8_t *)s->o.device;
+    c.psk_info.identity.length = strlen(s->o.device);
     c.psk_info.key.s = (const uint8_t *)s->psk;
     c.psk_info.key.length = s->psk_len;
     coap_session_t *cs = coap_new_client_session_psk2(s->ctx, NULL, &dst, COAP_PROTO_DTLS, &c);
@@ -191,8 +185,8 @@ static int send_pack(void *ctx, uint64_t seq, const void *body, size_t len)
     uint8_t cf[2];
     if (!coap_add_token(pdu, sizeof s->req_token, s->req_token) ||
         !coap_add_option(pdu, COAP_OPTION_URI_PATH, 3, (const uint8_t *)"dev") ||
-        !coap_add_option(pdu, COAP_OPTION_URI_PATH, strlen(s->device),
-                         (const uint8_t *)s->device) ||
+        !coap_add_option(pdu, COAP_OPTION_URI_PATH, strlen(s->o.device),
+                         (const uint8_t *)s->o.device) ||
         !coap_add_option(pdu, COAP_OPTION_URI_PATH, 2, (const uint8_t *)"up") ||
         !coap_add_option(pdu, COAP_OPTION_URI_PATH, (size_t)sl, (const uint8_t *)seqs) ||
         !coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT,
@@ -228,8 +222,8 @@ static void poll_commands(struct sim *s, uint64_t now)
     int ql = snprintf(q, sizeof q, "after=%" PRIu64, relais_fw_pillbox_cmd_after(&s->box));
     if (!coap_add_token(pdu, sizeof s->poll_token, s->poll_token) ||
         !coap_add_option(pdu, COAP_OPTION_URI_PATH, 3, (const uint8_t *)"dev") ||
-        !coap_add_option(pdu, COAP_OPTION_URI_PATH, strlen(s->device),
-                         (const uint8_t *)s->device) ||
+        !coap_add_option(pdu, COAP_OPTION_URI_PATH, strlen(s->o.device),
+                         (const uint8_t *)s->o.device) ||
         !coap_add_option(pdu, COAP_OPTION_URI_PATH, 3, (const uint8_t *)"cmd") ||
         !coap_add_option(pdu, COAP_OPTION_URI_QUERY, (size_t)ql, (const uint8_t *)q)) {
         coap_delete_pdu(pdu);
@@ -341,12 +335,12 @@ static int scenario_step(struct sim *s)
  * full log: the same step again later). */
 static int sensors(struct sim *s)
 {
-    if (s->events >= s->count) return RELAIS_FW_OK;
-    if (s->scenario_path) return scenario_step(s);
+    if (s->events >= s->o.count) return RELAIS_FW_OK;
+    if (s->o.scenario_path) return scenario_step(s);
     uint64_t now = relais_sim_mono_ms();
     if (s->phase == 0 && now < s->next_ms) return RELAIS_FW_OK;
     uint64_t i = s->events;
-    double t = s->bt_step ? (double)(s->bt_start + i * s->bt_step) : (double)time(NULL);
+    double t = s->o.bt_step ? (double)(s->o.bt_start + i * s->o.bt_step) : (double)time(NULL);
     int rc;
     switch (s->phase) {
     case 0: rc = relais_fw_pillbox_lid(&s->box, true, t); break;
@@ -358,7 +352,7 @@ static int sensors(struct sim *s)
     if (++s->phase == 4) {
         s->phase = 0;
         s->events++;
-        s->next_ms = now + s->interval_ms;
+        s->next_ms = now + s->o.interval_ms;
     }
     return RELAIS_FW_OK;
 }
@@ -367,82 +361,30 @@ static int sensors(struct sim *s)
 
 static int parse_args(struct sim *s, int argc, char **argv)
 {
-    static const struct option lo[] = {{"host", 1, 0, 'h'},
-                                       {"port", 1, 0, 'p'},
-                                       {"device", 1, 0, 'd'},
-                                       {"psk-file", 1, 0, 'k'},
-                                       {"flash", 1, 0, 'f'},
-                                       {"count", 1, 0, 'n'},
-                                       {"interval-ms", 1, 0, 'i'},
-                                       {"bt-start", 1, 0, 'b'},
-                                       {"bt-step", 1, 0, 'B'},
-                                       {"resend-ms", 1, 0, 'r'},
-                                       {"resend-max-ms", 1, 0, 'R'},
-                                       {"scenario", 1, 0, 'S'},
-                                       {"speed", 1, 0, 's'},
-                                       {"clock-file", 1, 0, 'C'},
-                                       {"progress-file", 1, 0, 'G'},
-                                       {"poll-ms", 1, 0, 'Q'},
-                                       {0, 0, 0, 0}};
-    uint64_t u = 0;
+    static const struct option lo[] = {
+        RELAIS_SIM_OPTIONS, {"psk-file", 1, 0, 'k'}, {"poll-ms", 1, 0, 'Q'}, {0, 0, 0, 0}};
     int c, n;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        int taken = relais_sim_opt(PROG, c, optarg, &s->o);
+        if (taken < 0) return -1;
+        if (taken) continue;
         switch (c) {
-        case 'h': s->host = optarg; break;
-        case 'p':
-            if (relais_sim_parse_u64(PROG, "--port", optarg, 65535, &u)) return -1;
-            s->port = (int)u;
-            break;
-        case 'd': s->device = optarg; break;
         case 'k':
             if ((n = relais_sim_read_line(PROG, optarg, s->psk, sizeof s->psk)) < 0) return -1;
             s->psk_len = (size_t)n;
             break;
-        case 'f': s->flash_path = optarg; break;
-        case 'n':
-            if (relais_sim_parse_u64(PROG, "--count", optarg, 100000000, &s->count)) return -1;
-            break;
-        case 'i':
-            if (relais_sim_parse_u64(PROG, "--interval-ms", optarg, 86400000, &s->interval_ms))
-                return -1;
-            break;
-        case 'b':
-            if (relais_sim_parse_u64(PROG, "--bt-start", optarg, 253402300799ULL, &s->bt_start))
-                return -1;
-            break;
-        case 'B':
-            if (relais_sim_parse_u64(PROG, "--bt-step", optarg, 86400, &s->bt_step)) return -1;
-            break;
-        case 'r':
-            if (relais_sim_parse_u64(PROG, "--resend-ms", optarg, 3600000, &u) || !u) return -1;
-            s->resend_ms = (uint32_t)u;
-            break;
-        case 'R':
-            if (relais_sim_parse_u64(PROG, "--resend-max-ms", optarg, 3600000, &u) || !u) return -1;
-            s->resend_max_ms = (uint32_t)u;
-            break;
-        case 'S': s->scenario_path = optarg; break;
-        case 's':
-            if (relais_sim_parse_u64(PROG, "--speed", optarg, 1000000, &s->speed)) return -1;
-            break;
-        case 'C': s->clock_file = optarg; break;
-        case 'G': s->progress_file = optarg; break;
         case 'Q':
             if (relais_sim_parse_u64(PROG, "--poll-ms", optarg, 3600000, &s->poll_ms)) return -1;
             break;
         default: return -1;
         }
     }
-    if (relais_scn_player_check_opts(PROG, s->scenario_path, s->speed, s->clock_file,
-                                     s->progress_file))
-        return -1;
-    if (!s->port || !s->device || !s->flash_path || !s->psk_len || optind != argc) {
+    if (relais_sim_opts_finish(PROG, &s->o)) return -1;
+    if (!s->o.port || !s->o.device || !s->o.flash_path || !s->psk_len || optind != argc) {
         fprintf(stderr, "usage: relais-pillbox-sim --port P --device ID --psk-file F "
                         "--flash FILE [options] (see the source's header)\n");
         return -1;
     }
-    if (s->bt_start && !s->bt_step) s->bt_step = 60;
-    if (s->resend_max_ms < s->resend_ms) s->resend_max_ms = s->resend_ms;
     return 0;
 }
 
@@ -450,15 +392,16 @@ static int parse_args(struct sim *s, int argc, char **argv)
 
 static int open_box(struct sim *s)
 {
-    int rc =
-        relais_sim_log_open(PROG, &s->ff, &s->log, s->flash_path, SIM_SECTOR_SIZE, SIM_SECTOR_COUNT,
-                            SIM_WRITE_UNIT, s->work, sizeof s->work, SIM_SEQ_BLOCK);
+    int rc = relais_sim_log_open(PROG, &s->ff, &s->log, s->o.flash_path, SIM_SECTOR_SIZE,
+                                 SIM_SECTOR_COUNT, SIM_WRITE_UNIT, s->work, sizeof s->work,
+                                 SIM_SEQ_BLOCK);
     if (rc) return rc;
     const struct relais_fw_pillbox_ops ops = {
         .send_cb = send_pack, .log_cb = log_line, .indicate_cb = indicate, .ctx = s};
-    rc = relais_fw_pillbox_init(&s->box, &s->log, &ops, s->device, s->resend_ms, s->resend_max_ms);
+    rc = relais_fw_pillbox_init(&s->box, &s->log, &ops, s->o.device, s->o.resend_ms,
+                                s->o.resend_max_ms);
     if (rc) {
-        fprintf(stderr, "relais-pillbox-sim: bad device id %s\n", s->device);
+        fprintf(stderr, "relais-pillbox-sim: bad device id %s\n", s->o.device);
         return rc;
     }
     fprintf(stderr, "relais-pillbox-sim: resumed unacked=%" PRIu32 " next_seq=%" PRIu64 "\n",
@@ -489,9 +432,10 @@ static int run(struct sim *s, int sfd)
         /* for the driver: everything sealed is acknowledged (an open lid's
          * records wait for the lid to close) */
         bool settled = relais_fw_ringlog_unacked(&s->log) == 0 && s->box.pending_len == 0;
-        if (s->scenario_path) relais_scn_player_progress(&s->player, relais_sim_mono_ms(), settled);
-        if (s->events >= s->count && idle &&
-            (!s->scenario_path || relais_scn_player_may_stop(&s->player, relais_sim_mono_ms())))
+        if (s->o.scenario_path)
+            relais_scn_player_progress(&s->player, relais_sim_mono_ms(), settled);
+        if (s->events >= s->o.count && idle &&
+            (!s->o.scenario_path || relais_scn_player_may_stop(&s->player, relais_sim_mono_ms())))
             return 0;
         coap_io_process(s->ctx, 10);
     }
@@ -500,18 +444,18 @@ static int run(struct sim *s, int sfd)
 int main(int argc, char **argv)
 {
     struct sim *s = &g_sim;
-    s->host = "127.0.0.1";
-    s->count = 10;
-    s->resend_ms = 2000;
-    s->resend_max_ms = 30000;
+    s->o.host = "127.0.0.1";
+    s->o.count = 10;
+    s->o.resend_ms = 2000;
+    s->o.resend_max_ms = 30000;
     s->poll_ms = 1000;
     s->ff.fd = -1;
     if (parse_args(s, argc, argv)) return 2;
-    if (s->scenario_path) {
-        if (relais_scn_player_open(&s->player, PROG, s->scenario_path, RELAIS_SCN_PILLBOX, s->speed,
-                                   s->clock_file, s->progress_file))
+    if (s->o.scenario_path) {
+        if (relais_scn_player_open(&s->player, PROG, s->o.scenario_path, RELAIS_SCN_PILLBOX,
+                                   s->o.speed, s->o.clock_file, s->o.progress_file))
             return 2;
-        s->count = relais_scn_player_count(&s->player);
+        s->o.count = relais_scn_player_count(&s->player);
     }
     int sfd = relais_sim_signals();
     if (sfd < 0) {

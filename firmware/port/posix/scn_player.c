@@ -13,20 +13,6 @@
 
 #define FILE_REREAD_MS 5u
 
-int relais_scn_player_check_opts(const char *prog, const char *path, uint64_t speed,
-                                 const char *clock_file, const char *progress_file)
-{
-    if ((clock_file || progress_file || speed) && !path) {
-        fprintf(stderr, "%s: --speed, --clock-file and --progress-file need --scenario\n", prog);
-        return -1;
-    }
-    if (clock_file && speed) {
-        fprintf(stderr, "%s: --speed and --clock-file exclude each other\n", prog);
-        return -1;
-    }
-    return 0;
-}
-
 int relais_scn_player_open(struct relais_scn_player *p, const char *prog, const char *path,
                            enum relais_scn_device device, uint64_t speed, const char *clock_file,
                            const char *progress_file)

@@ -45,12 +45,6 @@ struct relais_scn_player {
     bool ended; /* the clock file said "end" */
 };
 
-/* Checks the clock options of a sim's command line (path: --scenario, may
- * be NULL): the clock options need a scenario, --speed and --clock-file
- * exclude each other.  Returns 0, or -1 (said on stderr). */
-int relais_scn_player_check_opts(const char *prog, const char *path, uint64_t speed,
-                                 const char *clock_file, const char *progress_file);
-
 /* Loads path for device.  Returns 0, or -1 (said on stderr; 2 is then the
  * exit code of a usage error). */
 int relais_scn_player_open(struct relais_scn_player *p, const char *prog, const char *path,

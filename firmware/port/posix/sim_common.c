@@ -40,6 +40,55 @@ int relais_sim_parse_u64(const char *prog, const char *what, const char *arg, ui
     return 0;
 }
 
+int relais_sim_opt(const char *prog, int c, const char *arg, struct relais_sim_opts *o)
+{
+    uint64_t u = 0;
+    switch (c) {
+    case 'h': o->host = arg; return 1;
+    case 'p':
+        if (relais_sim_parse_u64(prog, "--port", arg, 65535, &u)) return -1;
+        o->port = (int)u;
+        return 1;
+    case 'd': o->device = arg; return 1;
+    case 'f': o->flash_path = arg; return 1;
+    case 'n': return relais_sim_parse_u64(prog, "--count", arg, 100000000, &o->count) ? -1 : 1;
+    case 'i':
+        return relais_sim_parse_u64(prog, "--interval-ms", arg, 86400000, &o->interval_ms) ? -1 : 1;
+    case 'b':
+        return relais_sim_parse_u64(prog, "--bt-start", arg, 253402300799ULL, &o->bt_start) ? -1
+                                                                                            : 1;
+    case 'B': return relais_sim_parse_u64(prog, "--bt-step", arg, 86400, &o->bt_step) ? -1 : 1;
+    case 'r':
+        if (relais_sim_parse_u64(prog, "--resend-ms", arg, 3600000, &u) || !u) return -1;
+        o->resend_ms = (uint32_t)u;
+        return 1;
+    case 'R':
+        if (relais_sim_parse_u64(prog, "--resend-max-ms", arg, 3600000, &u) || !u) return -1;
+        o->resend_max_ms = (uint32_t)u;
+        return 1;
+    case 'S': o->scenario_path = arg; return 1;
+    case 's': return relais_sim_parse_u64(prog, "--speed", arg, 1000000, &o->speed) ? -1 : 1;
+    case 'C': o->clock_file = arg; return 1;
+    case 'G': o->progress_file = arg; return 1;
+    default: return 0;
+    }
+}
+
+int relais_sim_opts_finish(const char *prog, struct relais_sim_opts *o)
+{
+    if ((o->clock_file || o->progress_file || o->speed) && !o->scenario_path) {
+        fprintf(stderr, "%s: --speed, --clock-file and --progress-file need --scenario\n", prog);
+        return -1;
+    }
+    if (o->clock_file && o->speed) {
+        fprintf(stderr, "%s: --speed and --clock-file exclude each other\n", prog);
+        return -1;
+    }
+    if (o->bt_start && !o->bt_step) o->bt_step = 60;
+    if (o->resend_max_ms < o->resend_ms) o->resend_max_ms = o->resend_ms;
+    return 0;
+}
+
 int relais_sim_read_line(const char *prog, const char *path, char *buf, size_t cap)
 {
     FILE *f = fopen(path, "r");

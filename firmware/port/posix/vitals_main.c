@@ -69,13 +69,10 @@
 #define SIM_SEQ_BLOCK    16u
 
 struct sim {
-    const char *host, *device, *flash_path;
-    int port;
+    struct relais_sim_opts o;
     char password[256];
-    uint64_t count, generated, inject_bad, interval_ms, next_ms;
-    uint64_t bt_start, bt_step;
+    uint64_t generated, inject_bad, next_ms;
     enum relais_fw_vitals_format format;
-    uint32_t resend_ms, resend_max_ms;
     struct mosquitto *mosq;
     bool connected;
     struct relais_fw_vitals hub;
@@ -83,9 +80,6 @@ struct sim {
     struct relais_fw_flash_file ff;
     uint8_t work[512];
     char topic_ack[RELAIS_WIRE_TOPIC_MAX], topic_cmd[RELAIS_WIRE_TOPIC_MAX];
-    const char *scenario_path; /* --scenario: the sensors play it */
-    uint64_t speed;
-    const char *clock_file, *progress_file;
     struct relais_scn_player player;
     const char *cafile; /* --cafile: TLS to the broker, this CA pinned */
 };
@@ -93,17 +87,17 @@ struct sim {
 /* Reading set i's time: --bt-start/--bt-step, else the device clock. */
 static double reading_time(const struct sim *s, uint64_t i, double device_s)
 {
-    if (s->bt_step) return (double)(s->bt_start + i * s->bt_step);
+    if (s->o.bt_step) return (double)(s->o.bt_start + i * s->o.bt_step);
     return (double)(uint64_t)device_s;
 }
 
 /* A reading set is due: not all generated, the interval elapsed. */
 static bool reading_due(struct sim *s)
 {
-    if (s->generated >= s->count) return false;
+    if (s->generated >= s->o.count) return false;
     uint64_t now = relais_sim_mono_ms();
     if (now < s->next_ms) return false;
-    s->next_ms = now + s->interval_ms;
+    s->next_ms = now + s->o.interval_ms;
     return true;
 }
 
@@ -127,7 +121,7 @@ static int read_sensors(void *ctx, double device_s, struct relais_fw_record *rec
                         double *bt)
 {
     struct sim *s = ctx;
-    if (s->scenario_path) return read_scenario(s, rec, cap, bt);
+    if (s->o.scenario_path) return read_scenario(s, rec, cap, bt);
     static const char *const names[] = {"temp",   "spo2",   "hr",         "bp_sys",
                                         "bp_dia", "weight", "pro_nausea", "pro_fatigue"};
     if (cap < 8 || !reading_due(s)) return 0;
@@ -148,7 +142,7 @@ static int send_pack(void *ctx, uint64_t seq, const void *body, size_t len)
     struct sim *s = ctx;
     char topic[RELAIS_WIRE_TOPIC_MAX];
     if (!s->connected) return -1;
-    if (relais_wire_topic_up(topic, sizeof topic, s->device, seq) < 0) return -1;
+    if (relais_wire_topic_up(topic, sizeof topic, s->o.device, seq) < 0) return -1;
     int rc = mosquitto_publish(s->mosq, NULL, topic, (int)len, body, 1, false);
     return rc == MOSQ_ERR_SUCCESS ? 0 : -1;
 }
@@ -171,7 +165,7 @@ static int inject_bad(struct sim *s)
     int n = snprintf(body, sizeof body,
                      "[{\"bn\":\"urn:dev:relais:%s:\",\"bt\":%.0f,\"n\":\"spo2\",\"u\":\"%%\","
                      "\"v\":150}]",
-                     s->device, t);
+                     s->o.device, t);
     if (n < 0 || (size_t)n >= sizeof body) return RELAIS_FW_EINTERNAL;
     int rc = relais_fw_vitals_submit(&s->hub, body, (size_t)n, &seq);
     if (rc == RELAIS_FW_OK)
@@ -217,52 +211,17 @@ static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_mes
 
 static int parse_args(struct sim *s, int argc, char **argv)
 {
-    static const struct option lo[] = {{"host", 1, 0, 'h'},
-                                       {"port", 1, 0, 'p'},
-                                       {"device", 1, 0, 'd'},
-                                       {"password-file", 1, 0, 'P'},
-                                       {"flash", 1, 0, 'f'},
-                                       {"count", 1, 0, 'n'},
-                                       {"interval-ms", 1, 0, 'i'},
-                                       {"bt-start", 1, 0, 'b'},
-                                       {"bt-step", 1, 0, 'B'},
-                                       {"format", 1, 0, 'F'},
-                                       {"inject-bad", 1, 0, 'x'},
-                                       {"resend-ms", 1, 0, 'r'},
-                                       {"resend-max-ms", 1, 0, 'R'},
-                                       {"scenario", 1, 0, 'S'},
-                                       {"speed", 1, 0, 's'},
-                                       {"clock-file", 1, 0, 'C'},
-                                       {"progress-file", 1, 0, 'G'},
-                                       {"cafile", 1, 0, 'A'},
-                                       {0, 0, 0, 0}};
-    uint64_t u = 0;
+    static const struct option lo[] = {RELAIS_SIM_OPTIONS,    {"password-file", 1, 0, 'P'},
+                                       {"format", 1, 0, 'F'}, {"inject-bad", 1, 0, 'x'},
+                                       {"cafile", 1, 0, 'A'}, {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        int taken = relais_sim_opt(PROG, c, optarg, &s->o);
+        if (taken < 0) return -1;
+        if (taken) continue;
         switch (c) {
-        case 'h': s->host = optarg; break;
-        case 'p':
-            if (relais_sim_parse_u64(PROG, "--port", optarg, 65535, &u)) return -1;
-            s->port = (int)u;
-            break;
-        case 'd': s->device = optarg; break;
         case 'P':
             if (relais_sim_read_line(PROG, optarg, s->password, sizeof s->password) < 0) return -1;
-            break;
-        case 'f': s->flash_path = optarg; break;
-        case 'n':
-            if (relais_sim_parse_u64(PROG, "--count", optarg, 100000000, &s->count)) return -1;
-            break;
-        case 'i':
-            if (relais_sim_parse_u64(PROG, "--interval-ms", optarg, 86400000, &s->interval_ms))
-                return -1;
-            break;
-        case 'b':
-            if (relais_sim_parse_u64(PROG, "--bt-start", optarg, 253402300799ULL, &s->bt_start))
-                return -1;
-            break;
-        case 'B':
-            if (relais_sim_parse_u64(PROG, "--bt-step", optarg, 86400, &s->bt_step)) return -1;
             break;
         case 'F':
             if (strcmp(optarg, "json") == 0) {
@@ -278,38 +237,20 @@ static int parse_args(struct sim *s, int argc, char **argv)
             if (relais_sim_parse_u64(PROG, "--inject-bad", optarg, 100000000, &s->inject_bad))
                 return -1;
             break;
-        case 'r':
-            if (relais_sim_parse_u64(PROG, "--resend-ms", optarg, 3600000, &u) || !u) return -1;
-            s->resend_ms = (uint32_t)u;
-            break;
-        case 'R':
-            if (relais_sim_parse_u64(PROG, "--resend-max-ms", optarg, 3600000, &u) || !u) return -1;
-            s->resend_max_ms = (uint32_t)u;
-            break;
-        case 'S': s->scenario_path = optarg; break;
-        case 'C': s->clock_file = optarg; break;
         case 'A': s->cafile = optarg; break;
-        case 'G': s->progress_file = optarg; break;
-        case 's':
-            if (relais_sim_parse_u64(PROG, "--speed", optarg, 1000000, &s->speed)) return -1;
-            break;
         default: return -1;
         }
     }
-    if (relais_scn_player_check_opts(PROG, s->scenario_path, s->speed, s->clock_file,
-                                     s->progress_file))
-        return -1;
-    if (s->scenario_path && s->inject_bad) {
+    if (relais_sim_opts_finish(PROG, &s->o)) return -1;
+    if (s->o.scenario_path && s->inject_bad) {
         fprintf(stderr, "relais-vitals-sim: --inject-bad and --scenario exclude each other\n");
         return -1;
     }
-    if (!s->port || !s->device || !s->flash_path || optind != argc) {
+    if (!s->o.port || !s->o.device || !s->o.flash_path || optind != argc) {
         fprintf(stderr, "usage: relais-vitals-sim --port P --device ID --password-file F "
                         "--flash FILE [options] (see the source's header)\n");
         return -1;
     }
-    if (s->bt_start && !s->bt_step) s->bt_step = 60;
-    if (s->resend_max_ms < s->resend_ms) s->resend_max_ms = s->resend_ms;
     return 0;
 }
 
@@ -317,17 +258,17 @@ static int open_hub(struct sim *s)
 {
     static const struct relais_fw_vitals_ops ops = {
         .read_cb = read_sensors, .send_cb = send_pack, .log_cb = log_line};
-    int rc =
-        relais_sim_log_open(PROG, &s->ff, &s->log, s->flash_path, SIM_SECTOR_SIZE, SIM_SECTOR_COUNT,
-                            SIM_WRITE_UNIT, s->work, sizeof s->work, SIM_SEQ_BLOCK);
+    int rc = relais_sim_log_open(PROG, &s->ff, &s->log, s->o.flash_path, SIM_SECTOR_SIZE,
+                                 SIM_SECTOR_COUNT, SIM_WRITE_UNIT, s->work, sizeof s->work,
+                                 SIM_SEQ_BLOCK);
     if (rc) return rc;
     struct relais_fw_vitals_ops o = ops;
     o.ctx = s;
     uint64_t now = relais_sim_mono_ms();
-    rc = relais_fw_vitals_init(&s->hub, &s->log, &o, s->device, s->format, s->resend_ms,
-                               s->resend_max_ms, relais_sim_unix_ms() - (int64_t)now);
+    rc = relais_fw_vitals_init(&s->hub, &s->log, &o, s->o.device, s->format, s->o.resend_ms,
+                               s->o.resend_max_ms, relais_sim_unix_ms() - (int64_t)now);
     if (rc) {
-        fprintf(stderr, "relais-vitals-sim: bad device id %s\n", s->device);
+        fprintf(stderr, "relais-vitals-sim: bad device id %s\n", s->o.device);
         return rc;
     }
     fprintf(stderr, "relais-vitals-sim: resumed unacked=%" PRIu32 " next_seq=%" PRIu64 "\n",
@@ -337,12 +278,12 @@ static int open_hub(struct sim *s)
 
 static int open_mqtt(struct sim *s)
 {
-    relais_wire_topic_cmd(s->topic_cmd, sizeof s->topic_cmd, s->device);
-    int n = snprintf(s->topic_ack, sizeof s->topic_ack, "relais/dev/%s/ack/+", s->device);
+    relais_wire_topic_cmd(s->topic_cmd, sizeof s->topic_cmd, s->o.device);
+    int n = snprintf(s->topic_ack, sizeof s->topic_ack, "relais/dev/%s/ack/+", s->o.device);
     if (n < 0 || (size_t)n >= sizeof s->topic_ack) return -1;
-    s->mosq = mosquitto_new(s->device, false, s);
+    s->mosq = mosquitto_new(s->o.device, false, s);
     if (!s->mosq) return -1;
-    mosquitto_username_pw_set(s->mosq, s->device, s->password[0] ? s->password : NULL);
+    mosquitto_username_pw_set(s->mosq, s->o.device, s->password[0] ? s->password : NULL);
     mosquitto_connect_callback_set(s->mosq, on_connect);
     mosquitto_disconnect_callback_set(s->mosq, on_disconnect);
     mosquitto_message_callback_set(s->mosq, on_message);
@@ -354,8 +295,9 @@ static int open_mqtt(struct sim *s)
             return -1;
         }
     }
-    if (mosquitto_connect(s->mosq, s->host, s->port, 30) != MOSQ_ERR_SUCCESS)
-        fprintf(stderr, "relais-vitals-sim: broker %s:%d not reachable yet\n", s->host, s->port);
+    if (mosquitto_connect(s->mosq, s->o.host, s->o.port, 30) != MOSQ_ERR_SUCCESS)
+        fprintf(stderr, "relais-vitals-sim: broker %s:%d not reachable yet\n", s->o.host,
+                s->o.port);
     return 0;
 }
 
@@ -377,9 +319,9 @@ static int run(struct sim *s, int sfd)
             return 1;
         }
         bool idle = relais_fw_vitals_idle(&s->hub);
-        if (s->scenario_path) relais_scn_player_progress(&s->player, relais_sim_mono_ms(), idle);
-        if (s->generated >= s->count && idle &&
-            (!s->scenario_path || relais_scn_player_may_stop(&s->player, relais_sim_mono_ms())))
+        if (s->o.scenario_path) relais_scn_player_progress(&s->player, relais_sim_mono_ms(), idle);
+        if (s->generated >= s->o.count && idle &&
+            (!s->o.scenario_path || relais_scn_player_may_stop(&s->player, relais_sim_mono_ms())))
             return 0;
         rc = mosquitto_loop(s->mosq, 10, 1);
         if (rc != MOSQ_ERR_SUCCESS) {
@@ -399,17 +341,17 @@ static int run(struct sim *s, int sfd)
 int main(int argc, char **argv)
 {
     static struct sim s; /* large (the flash work and packs): not on the stack */
-    s.host = "127.0.0.1";
-    s.count = 10;
-    s.resend_ms = 2000;
-    s.resend_max_ms = 60000;
+    s.o.host = "127.0.0.1";
+    s.o.count = 10;
+    s.o.resend_ms = 2000;
+    s.o.resend_max_ms = 60000;
     s.ff.fd = -1;
     if (parse_args(&s, argc, argv)) return 2;
-    if (s.scenario_path) {
-        if (relais_scn_player_open(&s.player, PROG, s.scenario_path, RELAIS_SCN_VITALS, s.speed,
-                                   s.clock_file, s.progress_file))
+    if (s.o.scenario_path) {
+        if (relais_scn_player_open(&s.player, PROG, s.o.scenario_path, RELAIS_SCN_VITALS, s.o.speed,
+                                   s.o.clock_file, s.o.progress_file))
             return 2;
-        s.count = relais_scn_player_count(&s.player);
+        s.o.count = relais_scn_player_count(&s.player);
     }
     int sfd = relais_sim_signals();
     if (sfd < 0) {

@@ -24,6 +24,36 @@ int relais_sim_parse_u64(const char *prog, const char *what, const char *arg, ui
 int relais_sim_read_line(const char *prog, const char *path, char *buf, size_t cap);
 /* SIGTERM and SIGINT blocked and delivered to the returned signalfd. */
 int relais_sim_signals(void);
+/* The options both device sims take. */
+struct relais_sim_opts {
+    const char *host, *device, *flash_path;
+    int port;
+    uint64_t count, interval_ms, bt_start, bt_step; /* the generator */
+    uint32_t resend_ms, resend_max_ms;
+    const char *scenario_path; /* --scenario: the sensors play it */
+    uint64_t speed;
+    const char *clock_file, *progress_file;
+};
+
+/* Their getopt_long entries (the letters relais_sim_opt() takes). */
+#define RELAIS_SIM_OPTIONS                                                                         \
+    {"host", 1, 0, 'h'}, {"port", 1, 0, 'p'}, {"device", 1, 0, 'd'}, {"flash", 1, 0, 'f'},         \
+        {"count", 1, 0, 'n'}, {"interval-ms", 1, 0, 'i'}, {"bt-start", 1, 0, 'b'},                 \
+        {"bt-step", 1, 0, 'B'}, {"resend-ms", 1, 0, 'r'}, {"resend-max-ms", 1, 0, 'R'},            \
+        {"scenario", 1, 0, 'S'}, {"speed", 1, 0, 's'}, {"clock-file", 1, 0, 'C'},                  \
+    {                                                                                              \
+        "progress-file", 1, 0, 'G'                                                                 \
+    }
+
+/* One getopt result c with its argument: 1 when it was one of those
+ * options, 0 when it is not, -1 for a bad value (said on stderr). */
+int relais_sim_opt(const char *prog, int c, const char *arg, struct relais_sim_opts *o);
+
+/* After the options: the clock options need --scenario and --speed excludes
+ * --clock-file; --bt-step defaults to 60 with --bt-start; the resend cap is
+ * at least the first timeout.  Returns 0, or -1 (said on stderr). */
+int relais_sim_opts_finish(const char *prog, struct relais_sim_opts *o);
+
 /* Opens (or creates) the flash file and mounts the ring log on it. */
 int relais_sim_log_open(const char *prog, struct relais_fw_flash_file *ff,
                         struct relais_fw_ringlog *log, const char *path, uint32_t sector_size,
