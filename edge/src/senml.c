@@ -86,6 +86,7 @@ void relais_pack_cleanup(struct relais_pack *pack)
 static void pack_reset(struct relais_pack *pack)
 {
     pack->count = 0;
+    pack->signed_ok = false;
     for (struct relais_pack_chunk *c = pack->chunks; c; c = c->next)
         c->used = 0;
     pack->chunk_cur = pack->chunks;

@@ -192,6 +192,10 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
     "ALTER TABLE alert_events ADD COLUMN forwarded_ms INTEGER;"
     "CREATE TABLE drops(reason TEXT PRIMARY KEY, count INTEGER NOT NULL);"
     "CREATE INDEX packs_device_id ON packs(device, id);", /* a device's newest pack */
+    /* 6: signed dose records: the pack's verified signature (HMAC-SHA256,
+     *    kept for later proof) and each pill box's record-signing key */
+    ("ALTER TABLE packs ADD COLUMN sig BLOB;"
+     "ALTER TABLE devices ADD COLUMN record_key BLOB;"),
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
@@ -200,7 +204,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_ROLLBACK] = "ROLLBACK",
     [ST_DEDUP] = "SELECT body_hash FROM packs WHERE device = ?1 AND seq = ?2",
     [ST_PACK_INSERT] = "INSERT INTO packs(device, seq, body_hash, body, format, transport,"
-                       " received_ms, records, flags) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                       " received_ms, records, flags, sig)"
+                       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [ST_READING_INSERT] = "INSERT INTO readings(pack_id, idx, metric, unit, kind, v, vs, vb, vd,"
                           " sum, t, t_src, ut)"
                           " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
@@ -722,7 +727,10 @@ int relais_store_put_pack(struct relais_store *st, const struct relais_pack *pac
     sqlite3_bind_int(s, 6, transport);
     sqlite3_bind_int64(s, 7, received_ms);
     sqlite3_bind_int64(s, 8, (sqlite3_int64)pack->count);
-    sqlite3_bind_int(s, 9, seen ? RELAIS_PACK_FLAG_SEQ_REUSED : 0);
+    sqlite3_bind_int(s, 9,
+                     (seen ? RELAIS_PACK_FLAG_SEQ_REUSED : 0) |
+                         (pack->signed_ok ? RELAIS_PACK_FLAG_SIGNED : 0));
+    if (pack->signed_ok) sqlite3_bind_blob(s, 10, pack->sig, RELAIS_PACK_SIG_LEN, SQLITE_STATIC);
     if ((rc = step_done(st, ST_PACK_INSERT, "pack insert"))) return rc;
     sqlite3_int64 pack_id = sqlite3_last_insert_rowid(st->db);
     if (se && (!se->any || pack->seq > se->max_seq)) {

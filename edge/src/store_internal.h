@@ -8,7 +8,7 @@
 
 #include <sqlite3.h>
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 enum store_stmt {
     ST_BEGIN = 0,

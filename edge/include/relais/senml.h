@@ -85,12 +85,18 @@ struct relais_reading {
 };
 
 /* A decoded pack.  Caller-owned; init once, reuse for many decodes, cleanup. */
+#define RELAIS_PACK_SIG_LEN 32 /* HMAC-SHA256 */
+
 struct relais_pack {
     char device[RELAIS_WIRE_ID_MAX + 1];
     uint64_t seq;
     enum relais_senml_format format;
     struct relais_reading *readings;
     size_t count;
+    /* set by ingest once the pack's record signature is verified (reset by
+     * every decode): stored with the pack, flag RELAIS_PACK_FLAG_SIGNED */
+    bool signed_ok;
+    uint8_t sig[RELAIS_PACK_SIG_LEN];
     /* internals: capacity of readings; chunks holding the strings (never
      * moved while the pack lives, reused by the next decode) */
     size_t cap;

@@ -39,6 +39,8 @@ enum relais_store_put {
 };
 
 #define RELAIS_PACK_FLAG_SEQ_REUSED 0x1 /* packs.flags: seq seen before with another body */
+/* 0x2: emptied by eviction; 0x4: downsampled (store_evict.c) */
+#define RELAIS_PACK_FLAG_SIGNED 0x8 /* its signature was verified (packs.sig holds it) */
 
 struct relais_store_opts {
     uint64_t quota_bytes; /* 0: no quota */
