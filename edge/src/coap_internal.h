@@ -36,6 +36,11 @@ struct coap_req {
     uint64_t size1;
     const uint8_t *payload; /* borrowed from the PDU */
     size_t len;
+    /* Relais-Signature (option RELAIS_WIRE_COAP_OPTION_SIG), borrowed from
+     * the PDU: sig NULL when absent; nsig > 1 when carried more than once */
+    const uint8_t *sig;
+    size_t sig_len;
+    unsigned nsig;
 };
 
 /*
@@ -59,6 +64,10 @@ struct coap_transfer {
     uint8_t *buf; /* RELAIS_SENML_MAX_BYTES, allocated when the transfer starts */
     size_t len;
     uint64_t last_ms;
+    /* the Relais-Signature of the last block that carried one */
+    bool has_sig;
+    bool sig_bad; /* of the wrong length or carried twice in one block */
+    uint8_t sig[RELAIS_WIRE_SIG_LEN];
 };
 
 enum coap_block_verdict {

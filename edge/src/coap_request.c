@@ -79,6 +79,12 @@ int coap__read_request(const coap_pdu_t *pdu, struct coap_req *req, char *why, s
         } else if (num == COAP_OPTION_SIZE1) {
             req->has_size1 = true;
             req->size1 = coap_decode_var_bytes8(v, l);
+        } else if (num == RELAIS_WIRE_COAP_OPTION_SIG) {
+            /* elective: read here, judged by ingest (a bad one rejects the
+             * pack with a final ack, not a 4.02) */
+            req->sig = v;
+            req->sig_len = l;
+            req->nsig++;
         } else if ((num & 1) && !option_known(num)) {
             char m[64];
             snprintf(m, sizeof m, "critical option %u not supported", num);
@@ -227,6 +233,12 @@ enum coap_block_verdict coap__transfer_add(struct coap_transfer *t, const struct
                           "pack over 65536 bytes");
     if (req->len) memcpy(t->buf + t->len, req->payload, req->len);
     t->len += req->len;
+    if (req->sig) {
+        /* any block may carry the signature; the last one that does counts */
+        t->has_sig = true;
+        t->sig_bad = req->nsig != 1 || req->sig_len != RELAIS_WIRE_SIG_LEN;
+        if (!t->sig_bad) memcpy(t->sig, req->sig, RELAIS_WIRE_SIG_LEN);
+    }
     t->next_num = b->num + 1;
     t->last_ms = now_ms;
     return b->m ? COAP_BLOCK_CONTINUE : COAP_BLOCK_COMPLETE;

@@ -496,6 +496,10 @@ static void hnd_post(coap_resource_t *res, coap_session_t *s, const coap_pdu_t *
 
     const uint8_t *body = req.payload;
     size_t len = req.len;
+    const uint8_t *sig = req.sig;
+    size_t sig_len = req.sig_len;
+    bool sig_twice = req.nsig > 1;
+    uint8_t tsig[RELAIS_WIRE_SIG_LEN];
     struct coap_transfer *t = NULL;
     if (req.has_block1) {
         t = p ? transfer_for(srv, p, &req) : NULL;
@@ -523,6 +527,16 @@ static void hnd_post(coap_resource_t *res, coap_session_t *s, const coap_pdu_t *
         body = t->buf;
         len = t->len;
         if (req.format < 0) req.format = t->format;
+        sig = NULL;
+        sig_len = 0;
+        sig_twice = false;
+        if (t->has_sig) {
+            /* copied: the transfer ends below, before ingest is done with it */
+            memcpy(tsig, t->sig, sizeof tsig);
+            sig = tsig;
+            sig_len = sizeof tsig;
+            sig_twice = t->sig_bad;
+        }
     }
 
     enum relais_senml_format fmt;
@@ -556,6 +570,11 @@ static void hnd_post(coap_resource_t *res, coap_session_t *s, const coap_pdu_t *
         .reply_ud = srv,
         .token = &id,
         .token_len = sizeof id,
+        .sig = sig,
+        .sig_len = sig_len,
+        .sig_malformed = sig_twice ? "the Relais-Signature option is carried twice, or a block's "
+                                     "is not 32 bytes"
+                                   : NULL,
     };
     /* no response code: libcoap sends an empty ACK now, the answer comes
      * after the commit (the handler is called again) */

@@ -101,6 +101,8 @@ static void local_opts(struct daemon *d, struct relais_mqtt_link_opts *o)
     o->port = c->local_port;
     o->client_id = d->client_id;
     o->clean_session = false;
+    /* v5: devices carry their record signatures as user properties */
+    o->mqtt5 = true;
     o->username = c->local_username;
     o->password_file = c->local_password_file;
     o->keepalive_s = c->local_keepalive_s;
@@ -758,6 +760,15 @@ static json_t *device_add(struct daemon *d, const char *args)
     psk[RELAIS_PSK_LEN] = '\0';
     json_t *a = json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", dev.id, "kind", dev.kind, "patient",
                           dev.patient, "psk_identity", dev.id, "psk", psk);
+    /* a pill box's record-signing key, in hex (docs/contract.md) */
+    uint8_t key[RELAIS_WIRE_RECORD_KEY_LEN];
+    char rk[2 * RELAIS_WIRE_RECORD_KEY_LEN + 1];
+    if (a && relais_registry_record_key(d->registry, id, key) == RELAIS_OK) {
+        relais_hex(key, sizeof key, rk);
+        json_object_set_new(a, "record_key", json_string(rk));
+        relais_zeroize(rk, sizeof rk);
+    }
+    relais_zeroize(key, sizeof key);
     relais_zeroize(psk, sizeof psk);
     relais_zeroize(&dev, sizeof dev);
     return a;
@@ -774,6 +785,13 @@ static json_t *device_remove(struct daemon *d, const char *args)
     if (rc == RELAIS_ENOTFOUND) return json_pack("{s:s}", "error", "no active device of that id");
     if (rc) return json_pack("{s:s}", "error", relais_strerror(rc));
     return json_pack("{s:s}", "removed", id);
+}
+
+/* ingest's record keys: the registry's (a pill box's, while it is active) */
+static int record_key_of(void *ud, const char *device, uint8_t key[RELAIS_WIRE_RECORD_KEY_LEN])
+{
+    struct daemon *d = ud;
+    return relais_registry_record_key(d->registry, device, key) == RELAIS_OK ? 0 : -1;
 }
 
 static void device_removed(void *ud, const char *id)
@@ -1168,6 +1186,7 @@ int relais_daemon_run(const char *config_path, struct relais_config *cfg,
     };
     if ((rc = relais_engine_create(&d.engine, d.store, &d.rules_clock, &eo))) goto out;
     relais_ingest_set_commit_cb(d.ingest, committed, &d);
+    relais_ingest_set_record_key_cb(d.ingest, record_key_of, &d);
     relais_mqtt_ingest_set_published_cb(d.mqtt, command_published, &d);
     if (d.cfg.coap_dtls_port || (d.cfg.coap_allow_plain && d.cfg.coap_port)) {
         struct relais_coap_opts co;

@@ -1396,7 +1396,8 @@ static int reading_cb(const struct relais_engine_reading *r, void *ud)
         rc = on_weight(e, r->device, r->value, t, now);
     else if (num && strncmp(m, "pro_", 4) == 0)
         rc = on_symptom(e, r->device, m + 4, r->value, t, now);
-    else if (strcmp(m, "dose") == 0 && r->kind == RELAIS_READING_STRING)
+    else if (strcmp(m, "dose") == 0 && r->kind == RELAIS_READING_STRING &&
+             (r->pack_flags & RELAIS_PACK_FLAG_SIGNED)) /* an unsigned dose proves nothing */
         rc = on_dose(e, r, t, now);
     return w->rc = rc;
 }

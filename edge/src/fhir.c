@@ -503,6 +503,9 @@ int relais_fhir_pack_entries(json_t *entries, const char *gateway, const char *p
         if (used[i] || !r->metric || relais_fhir_lane_of(r->metric) != lane) continue;
         used[i] = true;
         if (!strcmp(r->metric, "dose")) {
+            /* only a dose whose pack's signature relaisd verified has the
+             * weight of a MedicationAdministration (docs/contract.md) */
+            if (!(pack->flags & RELAIS_PACK_FLAG_SIGNED)) continue;
             rc = dose_entry(entries, gateway, patient, pack, r);
             if (rc > 0) count += rc;
             continue;

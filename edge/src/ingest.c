@@ -9,7 +9,9 @@
  */
 #include "relais/ingest.h"
 #include "relais/error.h"
+#include "relais/crypto.h"
 #include "relais/log.h"
+#include "relais/record_sig.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,7 +55,16 @@ struct relais_ingest {
     struct relais_ingest_counters counters;
     relais_ingest_commit_cb commit_cb;
     void *commit_ud;
+    relais_ingest_record_key_cb key_cb;
+    void *key_ud;
 };
+
+void relais_ingest_set_record_key_cb(struct relais_ingest *ing, relais_ingest_record_key_cb cb,
+                                     void *ud)
+{
+    ing->key_cb = cb;
+    ing->key_ud = ud;
+}
 
 void relais_ingest_set_commit_cb(struct relais_ingest *ing, relais_ingest_commit_cb cb, void *ud)
 {
@@ -302,6 +313,57 @@ static void reject(struct relais_ingest *ing, const struct relais_ingest_input *
     }
 }
 
+/*
+ * The record signature (docs/contract.md "Signed dose records"): a pack with
+ * a dose record must carry one; any pack that carries one must verify.
+ * Returns RELAIS_REJECT_NONE (pack->signed_ok and pack->sig set when it was
+ * signed) or the reason, with detail filled.
+ */
+static enum relais_reject_reason check_signature(struct relais_ingest *ing,
+                                                 const struct relais_ingest_input *in, char *detail,
+                                                 size_t cap)
+{
+    struct relais_pack *pack = &ing->pack;
+    bool dose = relais_pack_has_dose(pack);
+    uint8_t key[RELAIS_WIRE_RECORD_KEY_LEN];
+    enum relais_reject_reason why = RELAIS_REJECT_NONE;
+    if (in->sig_malformed) {
+        snprintf(detail, cap, "%s", in->sig_malformed);
+        return RELAIS_REJECT_BAD_SIGNATURE;
+    }
+    if (!in->sig) {
+        if (!dose) return RELAIS_REJECT_NONE;
+        snprintf(detail, cap,
+                 "a pack with a dose record must be signed (HMAC-SHA256 beside the "
+                 "body: CoAP option 65000 or MQTT user property relais-sig)");
+        return RELAIS_REJECT_UNSIGNED_DOSE;
+    }
+    if (in->sig_len != RELAIS_WIRE_SIG_LEN) {
+        snprintf(detail, cap, "the signature has %zu bytes, not %d", in->sig_len,
+                 RELAIS_WIRE_SIG_LEN);
+        return RELAIS_REJECT_BAD_SIGNATURE;
+    }
+    if (!ing->key_cb || ing->key_cb(ing->key_ud, in->device, key) != 0) {
+        snprintf(detail, cap, "device %s has no record-signing key (add it as a pillbox)",
+                 in->device);
+        why = RELAIS_REJECT_NO_RECORD_KEY;
+        goto out;
+    }
+    int rc =
+        relais_record_sig_verify(key, in->device, in->seq, in->body, in->len, in->sig, in->sig_len);
+    if (rc != RELAIS_OK) {
+        snprintf(detail, cap, "the signature does not verify for %s seq %llu and this body",
+                 in->device, (unsigned long long)in->seq);
+        why = RELAIS_REJECT_BAD_SIGNATURE;
+        goto out;
+    }
+    pack->signed_ok = true;
+    memcpy(pack->sig, in->sig, RELAIS_WIRE_SIG_LEN);
+out:
+    relais_zeroize(key, sizeof key);
+    return why;
+}
+
 int relais_ingest_submit(struct relais_ingest *ing, const struct relais_ingest_input *in)
 {
     const struct relais_clock *clock = relais_loop_clock(ing->loop);
@@ -348,6 +410,12 @@ int relais_ingest_submit(struct relais_ingest *ing, const struct relais_ingest_i
     if (rc != RELAIS_OK) {
         /* a bad pack is refused for good, quota or not: retrying cannot help */
         reject(ing, in, p, err.reason, err.detail, now_ms);
+        goto out;
+    }
+    enum relais_reject_reason sig_why = check_signature(ing, in, detail, sizeof detail);
+    if (sig_why != RELAIS_REJECT_NONE) {
+        /* forged or unsigned: final, quota or not (a resend cannot help) */
+        reject(ing, in, p, sig_why, detail, now_ms);
         goto out;
     }
     if (relais_store_busy(ing->store)) {

@@ -1,6 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* MQTT ingest: the gateway broker's uplink topics into relais/ingest. */
+/*
+ * MQTT ingest: the gateway broker's uplink topics into relais/ingest.  The
+ * link speaks MQTT v5 so that a pack's record signature arrives with it, as
+ * the user property relais-sig (64 lower-case hex digits).
+ */
 #include "relais/mqtt_ingest.h"
+#include "relais/crypto.h"
 #include "relais/error.h"
 #include "relais/log.h"
 #include "relais/wire.h"
@@ -74,6 +79,24 @@ static void on_message(struct relais_mqtt_link *link, const struct relais_mqtt_m
         relais_ingest_unroutable(mi->ing, RELAIS_TRANSPORT_MQTT, msg->topic, msg->len);
         return;
     }
+    /* the record signature: 64 lower-case hex digits, once */
+    char hex[2 * RELAIS_WIRE_SIG_LEN + 2];
+    uint8_t sig[RELAIS_WIRE_SIG_LEN];
+    const char *malformed = NULL;
+    bool has_sig = false;
+    int n = relais_mqtt_msg_user_property(msg, RELAIS_WIRE_MQTT_SIG_PROPERTY, hex, sizeof hex);
+    if (n > 1) {
+        malformed = "the user property relais-sig is carried twice";
+    } else if (n == 1 || n < 0) {
+        bool lower = true;
+        for (const char *c = hex; *c; c++)
+            lower = lower && !(*c >= 'A' && *c <= 'F');
+        if (n < 0 || strlen(hex) != 2 * RELAIS_WIRE_SIG_LEN || !lower ||
+            relais_unhex(hex, sig, sizeof sig) != 0)
+            malformed = "the user property relais-sig is not 64 lower-case hex digits";
+        else
+            has_sig = true;
+    }
     struct relais_ingest_input in = {
         .transport = RELAIS_TRANSPORT_MQTT,
         .device = device,
@@ -83,6 +106,9 @@ static void on_message(struct relais_mqtt_link *link, const struct relais_mqtt_m
         .format = -1,
         .reply_cb = send_ack,
         .reply_ud = mi,
+        .sig = has_sig ? sig : NULL,
+        .sig_len = has_sig ? sizeof sig : 0,
+        .sig_malformed = malformed,
     };
     relais_ingest_submit(mi->ing, &in);
 }

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <mosquitto.h>
+#include <mqtt_protocol.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -334,7 +335,8 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
                  mosquitto_strerror(rc));
 }
 
-static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *m)
+static void on_message_v5(struct mosquitto *mosq, void *obj, const struct mosquitto_message *m,
+                          const mosquitto_property *props)
 {
     struct relais_mqtt_link *link = obj;
     (void)mosq;
@@ -346,8 +348,38 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
         return;
     }
     struct relais_mqtt_msg msg = {
-        m->topic, m->payload, (size_t)(m->payloadlen > 0 ? m->payloadlen : 0), m->qos, m->retain};
+        m->topic, m->payload, (size_t)(m->payloadlen > 0 ? m->payloadlen : 0),
+        m->qos,   m->retain,  props};
     link->cbs.message_cb(link, &msg, link->ud);
+}
+
+static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *m)
+{
+    on_message_v5(mosq, obj, m, NULL);
+}
+
+int relais_mqtt_msg_user_property(const struct relais_mqtt_msg *msg, const char *name, char *value,
+                                  size_t cap)
+{
+    int n = 0, rc = 0;
+    char *k = NULL, *v = NULL;
+    if (cap) value[0] = '\0';
+    const mosquitto_property *p = msg->props;
+    for (p = p ? mosquitto_property_read_string_pair(p, MQTT_PROP_USER_PROPERTY, &k, &v, false)
+               : NULL;
+         p; p = mosquitto_property_read_string_pair(p, MQTT_PROP_USER_PROPERTY, &k, &v, true)) {
+        if (strcmp(k, name) == 0 && n++ == 0) {
+            size_t l = strlen(v);
+            if (l < cap)
+                memcpy(value, v, l + 1);
+            else
+                rc = -1;
+        }
+        free(k);
+        free(v);
+        k = v = NULL;
+    }
+    return rc ? rc : n;
 }
 
 static void on_publish(struct mosquitto *mosq, void *obj, int mid)
@@ -390,7 +422,12 @@ static int link_configure(struct relais_mqtt_link *link)
     }
     mosquitto_connect_with_flags_callback_set(link->mosq, on_connect);
     mosquitto_disconnect_callback_set(link->mosq, on_disconnect);
-    mosquitto_message_callback_set(link->mosq, on_message);
+    if (o->mqtt5) {
+        mosquitto_int_option(link->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+        mosquitto_message_v5_callback_set(link->mosq, on_message_v5);
+    } else {
+        mosquitto_message_callback_set(link->mosq, on_message);
+    }
     mosquitto_publish_callback_set(link->mosq, on_publish);
     if (o->library_log) mosquitto_log_callback_set(link->mosq, on_log);
     mosquitto_int_option(link->mosq, MOSQ_OPT_TCP_NODELAY, 1);
@@ -442,8 +479,23 @@ static void link_connect(struct relais_mqtt_link *link)
     link_set_state(link, LINK_CONNECTING);
     /* connect_async (not reconnect_async) every time: it also works when the
      * previous attempt failed before libmosquitto recorded the host */
-    int rc = mosquitto_connect_async(link->mosq, link->opts.host, (int)link->opts.port,
+    int rc;
+    if (link->opts.mqtt5) {
+        /* v5: a persistent session must say how long it outlives the
+         * connection (absent means 0, gone at disconnect); only the blocking
+         * connect takes CONNECT properties */
+        mosquitto_property *props = NULL;
+        rc = link->opts.clean_session ? MOSQ_ERR_SUCCESS
+                                      : mosquitto_property_add_int32(
+                                            &props, MQTT_PROP_SESSION_EXPIRY_INTERVAL, UINT32_MAX);
+        if (rc == MOSQ_ERR_SUCCESS)
+            rc = mosquitto_connect_bind_v5(link->mosq, link->opts.host, (int)link->opts.port,
+                                           (int)link->opts.keepalive_s, NULL, props);
+        mosquitto_property_free_all(&props);
+    } else {
+        rc = mosquitto_connect_async(link->mosq, link->opts.host, (int)link->opts.port,
                                      (int)link->opts.keepalive_s);
+    }
     if (rc != MOSQ_ERR_SUCCESS) {
         log_warn(link->log_sub, "connect to %s:%u: %s", link->opts.host, link->opts.port,
                  rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));

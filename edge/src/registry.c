@@ -10,14 +10,22 @@
 #include "relais/crypto.h"
 #include "relais/error.h"
 #include "relais/log.h"
+#include "relais/store_devices.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* A device's record-signing key (a pill box's), beside devices[i]. */
+struct record_key {
+    uint8_t key[RELAIS_WIRE_RECORD_KEY_LEN];
+    bool has;
+};
+
 struct relais_registry {
     struct relais_store *store;
     struct relais_device *devices;
+    struct record_key *keys; /* keys[i] is devices[i]'s; cap entries */
     size_t count, cap;
     relais_registry_removed_cb removed_cb;
     void *removed_ud;
@@ -49,6 +57,7 @@ bool relais_patient_valid(const char *patient)
 static void wipe_all(struct relais_registry *r)
 {
     if (r->devices) relais_zeroize(r->devices, r->cap * sizeof *r->devices);
+    if (r->keys) relais_zeroize(r->keys, r->cap * sizeof *r->keys);
     r->count = 0;
 }
 
@@ -58,15 +67,28 @@ static int load_one(const struct relais_device *d, void *ud)
     if (r->count == r->cap) {
         size_t ncap = r->cap ? r->cap * 2 : 16;
         struct relais_device *n = malloc(ncap * sizeof *n);
-        if (!n) return RELAIS_ENOMEM;
+        struct record_key *k = malloc(ncap * sizeof *k);
+        if (!n || !k) {
+            free(n);
+            free(k);
+            return RELAIS_ENOMEM;
+        }
         if (r->devices) {
             memcpy(n, r->devices, r->count * sizeof *n);
+            memcpy(k, r->keys, r->count * sizeof *k);
             relais_zeroize(r->devices, r->cap * sizeof *r->devices);
+            relais_zeroize(r->keys, r->cap * sizeof *r->keys);
             free(r->devices);
+            free(r->keys);
         }
         r->devices = n;
+        r->keys = k;
         r->cap = ncap;
     }
+    struct record_key *k = &r->keys[r->count];
+    int rc = relais_store_device_record_key_get(r->store, d->id, k->key);
+    if (rc != RELAIS_OK && rc != RELAIS_ENOTFOUND) return rc;
+    k->has = rc == RELAIS_OK;
     r->devices[r->count++] = *d;
     return RELAIS_OK;
 }
@@ -98,6 +120,7 @@ void relais_registry_destroy(struct relais_registry *r)
     if (!r) return;
     wipe_all(r);
     free(r->devices);
+    free(r->keys);
     free(r);
 }
 
@@ -114,6 +137,19 @@ const struct relais_device *relais_registry_active(const struct relais_registry 
 {
     const struct relais_device *d = find(r, id, len);
     return d && !d->revoked_ms && d->has_psk ? d : NULL;
+}
+
+int relais_registry_record_key(const struct relais_registry *r, const char *id,
+                               uint8_t key[RELAIS_WIRE_RECORD_KEY_LEN])
+{
+    const struct relais_device *d = relais_registry_active(r, id, strlen(id));
+    const struct record_key *k = d ? &r->keys[d - r->devices] : NULL;
+    if (!k || !k->has) {
+        memset(key, 0, RELAIS_WIRE_RECORD_KEY_LEN);
+        return RELAIS_ENOTFOUND;
+    }
+    memcpy(key, k->key, RELAIS_WIRE_RECORD_KEY_LEN);
+    return RELAIS_OK;
 }
 
 size_t relais_registry_count(const struct relais_registry *r, bool active_only)
@@ -145,6 +181,7 @@ int relais_registry_add(struct relais_registry *r, const char *id, const char *k
                         const char *patient, int64_t now_ms, struct relais_device *out)
 {
     struct relais_device d;
+    uint8_t record_key[RELAIS_WIRE_RECORD_KEY_LEN];
     int rc;
     if (!relais_wire_id_valid(id, strlen(id)) || !relais_device_kind_valid(kind) ||
         !relais_patient_valid(patient ? patient : ""))
@@ -167,6 +204,9 @@ int relais_registry_add(struct relais_registry *r, const char *id, const char *k
     }
     relais_zeroize(raw, sizeof raw);
     d.has_psk = true;
+    /* a pill box signs its dose records (docs/contract.md) */
+    bool signs = strcmp(kind, "pillbox") == 0;
+    if (signs && (rc = relais_random_bytes(record_key, sizeof record_key))) goto out;
 
     char detail[96];
     snprintf(detail, sizeof detail, "kind %s%s%s", kind, d.patient[0] ? ", patient " : "",
@@ -184,6 +224,7 @@ int relais_registry_add(struct relais_registry *r, const char *id, const char *k
         relais_zeroize(&cur, sizeof cur);
     }
     if (!rc) rc = relais_store_device_put(r->store, &d);
+    if (!rc && signs) rc = relais_store_device_record_key_set(r->store, id, record_key);
     if (!rc) rc = relais_store_audit(r->store, now_ms, "device.added", id, detail);
     if ((rc = commit_change(r, rc))) goto out;
     if ((rc = relais_registry_reload(r))) goto out;
@@ -191,6 +232,7 @@ int relais_registry_add(struct relais_registry *r, const char *id, const char *k
     if (out) *out = d;
 out:
     relais_zeroize(&d, sizeof d);
+    relais_zeroize(record_key, sizeof record_key);
     return rc;
 }
 
@@ -200,10 +242,10 @@ int relais_registry_remove(struct relais_registry *r, const char *id, int64_t no
     if (!relais_registry_active(r, id, strlen(id))) return RELAIS_ENOTFOUND;
     int rc = relais_store_begin(r->store);
     if (!rc) rc = relais_store_device_revoke(r->store, id, now_ms);
-    if (!rc) rc = relais_store_audit(r->store, now_ms, "device.removed", id, "key erased");
+    if (!rc) rc = relais_store_audit(r->store, now_ms, "device.removed", id, "keys erased");
     if ((rc = commit_change(r, rc))) return rc;
     if ((rc = relais_registry_reload(r))) return rc;
-    log_notice("registry", "device %s removed: its key is erased", id);
+    log_notice("registry", "device %s removed: its keys are erased", id);
     if (r->removed_cb) r->removed_cb(r->removed_ud, id);
     return RELAIS_OK;
 }

@@ -47,6 +47,9 @@ static const char *const reason_names[RELAIS_REJECT_COUNT] = {
     [RELAIS_REJECT_VALUE] = "bad_value",
     [RELAIS_REJECT_TIME] = "bad_time",
     [RELAIS_REJECT_TOPIC] = "bad_topic",
+    [RELAIS_REJECT_UNSIGNED_DOSE] = "unsigned_dose",
+    [RELAIS_REJECT_BAD_SIGNATURE] = "bad_signature",
+    [RELAIS_REJECT_NO_RECORD_KEY] = "no_record_key",
 };
 
 const char *relais_reject_reason_name(enum relais_reject_reason r)

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The device registry's SQL: one row per device (id, kind, patient binding,
- * DTLS pre-shared key, creation and revocation times).  A revoked row keeps
- * its history but loses its key.  The database file is relaisd's alone
+ * DTLS pre-shared key, record-signing key, creation and revocation times).
+ * A revoked row keeps its history but loses its keys.  The database file is relaisd's alone
  * (0600); the keys are sealed at rest with the security work.
  */
 #include "store_internal.h"
+#include "relais/store_devices.h"
 #include "relais/error.h"
 
 #include <stdio.h>
@@ -72,7 +73,7 @@ int relais_store_device_revoke(struct relais_store *st, const char *id, int64_t 
     sqlite3_stmt *s = NULL;
     if (!st->in_txn || sqlite3_get_autocommit(st->db)) return RELAIS_EINVAL;
     int rc = sqlite3_prepare_v2(st->db,
-                                "UPDATE devices SET revoked_ms = ?2, psk = NULL"
+                                "UPDATE devices SET revoked_ms = ?2, psk = NULL, record_key = NULL"
                                 " WHERE id = ?1 AND revoked_ms IS NULL",
                                 -1, &s, NULL);
     if (rc != SQLITE_OK) return store__error(st->db, rc, "device revoke");
@@ -103,6 +104,47 @@ int relais_store_foreach_device(struct relais_store *st,
         }
     }
     int result = rc == SQLITE_DONE ? RELAIS_OK : store__error(st->db, rc, "devices");
+    sqlite3_finalize(s);
+    return result;
+}
+
+int relais_store_device_record_key_set(struct relais_store *st, const char *id,
+                                       const uint8_t key[RELAIS_WIRE_RECORD_KEY_LEN])
+{
+    sqlite3_stmt *s = NULL;
+    if (!st->in_txn || sqlite3_get_autocommit(st->db)) return RELAIS_EINVAL;
+    int rc = sqlite3_prepare_v2(st->db, "UPDATE devices SET record_key = ?2 WHERE id = ?1", -1, &s,
+                                NULL);
+    if (rc != SQLITE_OK) return store__error(st->db, rc, "record key set");
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+    if (key) sqlite3_bind_blob(s, 2, key, RELAIS_WIRE_RECORD_KEY_LEN, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    int changed = sqlite3_changes(st->db);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) return store__error(st->db, rc, "record key set");
+    return changed ? RELAIS_OK : RELAIS_ENOTFOUND;
+}
+
+int relais_store_device_record_key_get(struct relais_store *st, const char *id,
+                                       uint8_t key[RELAIS_WIRE_RECORD_KEY_LEN])
+{
+    sqlite3_stmt *s = NULL;
+    memset(key, 0, RELAIS_WIRE_RECORD_KEY_LEN);
+    int rc = sqlite3_prepare_v2(
+        st->db, "SELECT record_key FROM devices WHERE id = ?1 AND revoked_ms IS NULL", -1, &s,
+        NULL);
+    if (rc != SQLITE_OK) return store__error(st->db, rc, "record key get");
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
+    rc = sqlite3_step(s);
+    int result = RELAIS_ENOTFOUND;
+    if (rc == SQLITE_ROW) {
+        if (sqlite3_column_bytes(s, 0) == RELAIS_WIRE_RECORD_KEY_LEN) {
+            memcpy(key, sqlite3_column_blob(s, 0), RELAIS_WIRE_RECORD_KEY_LEN);
+            result = RELAIS_OK;
+        }
+    } else if (rc != SQLITE_DONE) {
+        result = store__error(st->db, rc, "record key get");
+    }
     sqlite3_finalize(s);
     return result;
 }

@@ -210,7 +210,20 @@ int relais_fw_pillbox_step(struct relais_fw_pillbox *pb, uint64_t now_ms)
         pb->inflight_seq = p.seq;
         pb->attempts = 0;
     }
-    if (pb->ops.send_cb(pb->ops.ctx, p.seq, pb->pack, (size_t)n) != 0) {
+    const uint8_t *sig = NULL;
+    if (pb->ops.sign_cb) {
+        /* every send is signed: the MAC binds this device and this seq */
+        uint8_t head[RELAIS_WIRE_SIG_HEAD_MAX];
+        int hl = relais_wire_sig_head(head, sizeof head, pb->device, p.seq);
+        if (hl < 0 ||
+            pb->ops.sign_cb(pb->ops.ctx, head, (size_t)hl, pb->pack, (size_t)n, pb->sig) != 0) {
+            say(pb, RELAIS_FW_PILLBOX_ERROR, p.seq, "cannot sign the pack, not sent");
+            pb->due_ms = now_ms + pb->resend_ms;
+            return RELAIS_FW_OK;
+        }
+        sig = pb->sig;
+    }
+    if (pb->ops.send_cb(pb->ops.ctx, p.seq, pb->pack, (size_t)n, sig) != 0) {
         /* The link cannot take it: try again after the first timeout. */
         pb->due_ms = now_ms + pb->resend_ms;
         return RELAIS_FW_OK;

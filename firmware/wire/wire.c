@@ -152,6 +152,25 @@ int relais_wire_path_cmd_parse(const char *const segs[], const size_t seg_lens[]
     return 0;
 }
 
+/* ---- record signatures ---- */
+
+int relais_wire_sig_head(uint8_t *buf, size_t cap, const char *device, uint64_t seq)
+{
+    static const char ctx[] = RELAIS_WIRE_SIG_CONTEXT;
+    char *b = (char *)buf;
+    size_t off = 0;
+    if (!buf || !device || !relais_wire_id_valid(device, strlen(device)) ||
+        seq > RELAIS_WIRE_SEQ_MAX)
+        return -1;
+    put(b, cap, &off, ctx, sizeof ctx); /* the context and its 0 byte */
+    puts_(b, cap, &off, device);
+    put(b, cap, &off, "", 1);
+    put_u64(b, cap, &off, seq);
+    put(b, cap, &off, "", 1);
+    /* put() writes only what fits below cap - 1: the whole head must fit */
+    return off < cap ? (int)off : -1;
+}
+
 /* ---- acknowledgement ---- */
 
 static const char *const ack_names[] = {"stored", "duplicate", "rejected", "busy"};

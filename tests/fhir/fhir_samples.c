@@ -59,7 +59,13 @@ static void add(json_t *entries, const char *patient, const struct relais_stored
                 size_t n, int lane)
 {
     struct relais_stored_pack p = {
-        .id = 1, .device = "vitals-1", .seq = 42, .received_ms = T0_MS + 60000, .records = (int)n};
+        .id = 1,
+        .device = "vitals-1",
+        .seq = 42,
+        .received_ms = T0_MS + 60000,
+        .records = (int)n,
+        .flags = RELAIS_PACK_FLAG_SIGNED, /* verified: its doses are MedicationAdministrations */
+    };
     if (relais_fhir_pack_entries(entries, "gw-1", patient, &p, recs, n, lane) < 0) {
         fprintf(stderr, "fhir_samples: pack_entries failed (lane %s)\n", relais_lane_name(lane));
         failures++;

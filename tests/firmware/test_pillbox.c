@@ -15,7 +15,10 @@
  *   refuses;
  * - a reset: a new box on the same flash file resends what has no answer,
  *   same seq and body, and numbers new packs above;
- * - the log full (EFULL, the event not taken) and the EINVAL cases.
+ * - the log full (EFULL, the event not taken) and the EINVAL cases;
+ * - record signatures: every send signed through the seam over the wire
+ *   library's head (device, seq) and the body, the MAC verified by relaisd's
+ *   own check; a seam that fails sends nothing; no seam: no signature.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,11 +30,13 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <mbedtls/md.h>
 
 #include "relais/error.h"
 #include "relais/fw/flash_file.h"
 #include "relais/fw/pillbox.h"
 #include "relais/fw/ringlog.h"
+#include "relais/record_sig.h"
 #include "relais/senml.h"
 #include "relais/wire.h"
 
@@ -50,6 +55,8 @@ struct sent {
     uint64_t seq;
     size_t len;
     uint8_t body[RELAIS_FW_PILLBOX_PACK_MAX];
+    bool has_sig;
+    uint8_t sig[RELAIS_WIRE_SIG_LEN];
 };
 
 struct logline {
@@ -68,6 +75,10 @@ struct rig {
     uint8_t work[WORK_LEN];
     struct relais_fw_pillbox pb;
     int send_rc; /* what send_cb returns */
+    int sign_rc; /* what sign_cb returns */
+    size_t nsigned;
+    uint8_t head[RELAIS_WIRE_SIG_HEAD_MAX]; /* the last head given to sign_cb */
+    size_t head_len;
     size_t nsent;
     struct sent sent[MAX_SENT];
     size_t nlogs;
@@ -77,7 +88,7 @@ struct rig {
 
 static struct rig R;
 
-static int fake_send(void *ctx, uint64_t seq, const void *body, size_t len)
+static int fake_send(void *ctx, uint64_t seq, const void *body, size_t len, const uint8_t *sig)
 {
     struct rig *r = ctx;
     assert_true(len > 0 && len <= RELAIS_FW_PILLBOX_PACK_MAX);
@@ -87,6 +98,33 @@ static int fake_send(void *ctx, uint64_t seq, const void *body, size_t len)
     s->seq = seq;
     s->len = len;
     memcpy(s->body, body, len);
+    s->has_sig = sig != NULL;
+    if (sig) memcpy(s->sig, sig, RELAIS_WIRE_SIG_LEN);
+    return 0;
+}
+
+static const uint8_t RECORD_KEY[RELAIS_WIRE_RECORD_KEY_LEN] = {
+    0x60, 0x1d, 0x9e, 0x4b, 0x03, 0x5a, 0xc2, 0x77, 0x18, 0xe0, 0x4f, 0x91, 0xbd, 0x26, 0x3c, 0x85,
+    0xa9, 0x12, 0x7e, 0xd4, 0x58, 0x0b, 0xf6, 0x31, 0xcc, 0x47, 0x9a, 0x6e, 0x25, 0xb3, 0x80, 0x1f};
+
+/* The seam as a posix port implements it: HMAC-SHA256 with mbedtls. */
+static int fake_sign(void *ctx, const uint8_t *head, size_t head_len, const void *body, size_t len,
+                     uint8_t mac[RELAIS_WIRE_SIG_LEN])
+{
+    struct rig *r = ctx;
+    if (r->sign_rc) return r->sign_rc;
+    assert_true(head_len <= sizeof r->head);
+    memcpy(r->head, head, head_len);
+    r->head_len = head_len;
+    r->nsigned++;
+    mbedtls_md_context_t md;
+    mbedtls_md_init(&md);
+    assert_int_equal(mbedtls_md_setup(&md, mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), 1), 0);
+    assert_int_equal(mbedtls_md_hmac_starts(&md, RECORD_KEY, sizeof RECORD_KEY), 0);
+    assert_int_equal(mbedtls_md_hmac_update(&md, head, head_len), 0);
+    assert_int_equal(mbedtls_md_hmac_update(&md, body, len), 0);
+    assert_int_equal(mbedtls_md_hmac_finish(&md, mac), 0);
+    mbedtls_md_free(&md);
     return 0;
 }
 
@@ -667,6 +705,76 @@ static void test_send_refused(void **state)
     assert_int_equal(R.pb.stats.resent, 0);
 }
 
+/* ---- record signatures ---- */
+
+static void test_signed_sends(void **state)
+{
+    (void)state;
+    /* the unsigned rig: no seam, no signature */
+    put_dose("am");
+    const struct sent *s = expect_send(0, 1);
+    assert_false(s->has_sig);
+    assert_int_equal(answer(1, true, RELAIS_WIRE_ACK_STORED, 0, NULL, 10), RELAIS_FW_OK);
+
+    /* a box with the seam */
+    struct relais_fw_pillbox_ops ops = OPS;
+    ops.sign_cb = fake_sign;
+    assert_int_equal(relais_fw_pillbox_init(&R.pb, &R.log, &ops, DEVICE, RESEND_MS, RESEND_MAX),
+                     RELAIS_FW_OK);
+    put_dose("pm");
+    s = expect_send(20, 2);
+    assert_true(s->has_sig);
+    assert_int_equal(R.nsigned, 1);
+    /* the head is the wire library's, for this device and seq */
+    uint8_t head[RELAIS_WIRE_SIG_HEAD_MAX];
+    int hl = relais_wire_sig_head(head, sizeof head, DEVICE, 2);
+    assert_int_equal(hl, (int)R.head_len);
+    assert_memory_equal(head, R.head, R.head_len);
+    assert_memory_equal(R.head,
+                        "relais-dose-v1\0pillbox-7\0"
+                        "2\0",
+                        R.head_len);
+    /* relaisd's check takes it; another seq, device, body or key does not */
+    assert_int_equal(relais_record_sig_verify(RECORD_KEY, DEVICE, 2, s->body, s->len, s->sig,
+                                              RELAIS_WIRE_SIG_LEN),
+                     RELAIS_OK);
+    assert_int_equal(relais_record_sig_verify(RECORD_KEY, DEVICE, 3, s->body, s->len, s->sig,
+                                              RELAIS_WIRE_SIG_LEN),
+                     RELAIS_EPERM);
+    assert_int_equal(relais_record_sig_verify(RECORD_KEY, "pillbox-8", 2, s->body, s->len, s->sig,
+                                              RELAIS_WIRE_SIG_LEN),
+                     RELAIS_EPERM);
+    assert_int_equal(relais_record_sig_verify(RECORD_KEY, DEVICE, 2, s->body, s->len - 1, s->sig,
+                                              RELAIS_WIRE_SIG_LEN),
+                     RELAIS_EPERM);
+    uint8_t other[RELAIS_WIRE_RECORD_KEY_LEN];
+    memcpy(other, RECORD_KEY, sizeof other);
+    other[31] ^= 1;
+    assert_int_equal(
+        relais_record_sig_verify(other, DEVICE, 2, s->body, s->len, s->sig, RELAIS_WIRE_SIG_LEN),
+        RELAIS_EPERM);
+
+    /* a resend is signed again, the same */
+    uint8_t first[RELAIS_WIRE_SIG_LEN];
+    memcpy(first, s->sig, sizeof first);
+    s = expect_send(20 + RESEND_MS, 2);
+    assert_true(s->has_sig);
+    assert_memory_equal(s->sig, first, sizeof first);
+    assert_int_equal(answer(2, true, RELAIS_WIRE_ACK_STORED, 0, NULL, 2000), RELAIS_FW_OK);
+
+    /* the seam fails: nothing is sent, an error is logged, tried again later */
+    R.sign_rc = -1;
+    put_dose("eve");
+    size_t logs = R.nlogs;
+    expect_silent(3000);
+    assert_true(R.nlogs > logs);
+    assert_int_equal(R.logs[R.nlogs - 1].level, RELAIS_FW_PILLBOX_ERROR);
+    R.sign_rc = 0;
+    expect_silent(3000 + RESEND_MS - 1);
+    s = expect_send(3000 + RESEND_MS, 3);
+    assert_true(s->has_sig);
+}
+
 /* ---- reset ---- */
 
 static void test_remount_resend(void **state)
@@ -925,6 +1033,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unreadable_ack, setup, teardown),
         cmocka_unit_test_setup_teardown(test_link_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_send_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_signed_sends, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remount_resend, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_full, setup_small, teardown),
         cmocka_unit_test_setup_teardown(test_log_full_refused_event_not_taken, setup_small,

@@ -23,7 +23,9 @@ rl_relaisd_conf coap.port="$CP" coap.dtls_port="$DP" coap.allow_plain=true coap.
 rl_relaisd_start
 
 psk_of() { sed -n 's/.*"psk": "\([^"]*\)".*/\1/p'; }
-K1=$(rl_ctl --json device add pillbox-1 --kind pillbox --patient p-7f3a | psk_of)
+out=$(rl_ctl --json device add pillbox-1 --kind pillbox --patient p-7f3a)
+K1=$(psk_of <<<"$out")
+RK1=$(rl_record_key_of <<<"$out") # signs the dose packs (docs/contract.md)
 K2=$(rl_ctl --json device add pillbox-2 --kind pillbox | psk_of)
 [ ${#K1} -eq 32 ] && [ ${#K2} -eq 32 ] || rl_fail "relaisctl device add printed no 32-character key"
 rl_expect_match "relaisctl devices" "$(rl_ctl devices)" 'pillbox-1 +pillbox +p-7f3a .* active'
@@ -43,11 +45,13 @@ printf '[{"bn":"urn:dev:relais:pillbox-1:","n":"lid","vb":true},{"n":"dose","vs"
 "$RELAIS_SENML" cbor <"$T/dose.json" >"$T/dose.cbor"
 
 # --- coaps with the right key ---
-rl_expect_eq "coaps JSON pack" "$(coaps pillbox-1 "$K1" /dev/pillbox-1/up/1 -m post -t 110 -f "$T/dose.json")" \
+SIG1=(-O "65000,0x$(rl_sig "$RK1" pillbox-1 1 "$T/dose.json")")
+SIG2=(-O "65000,0x$(rl_sig "$RK1" pillbox-1 2 "$T/dose.cbor")")
+rl_expect_eq "coaps JSON pack" "$(coaps pillbox-1 "$K1" /dev/pillbox-1/up/1 -m post -t 110 -f "$T/dose.json" "${SIG1[@]}")" \
     '{"seq":1,"status":"stored","records":3}'
-rl_expect_eq "the same seq again" "$(coaps pillbox-1 "$K1" /dev/pillbox-1/up/1 -m post -t 110 -f "$T/dose.json")" \
+rl_expect_eq "the same seq again" "$(coaps pillbox-1 "$K1" /dev/pillbox-1/up/1 -m post -t 110 -f "$T/dose.json" "${SIG1[@]}")" \
     '{"seq":1,"status":"duplicate","records":3}'
-coaps pillbox-1 "$K1" /dev/pillbox-1/up/2 -m post -t 112 -f "$T/dose.cbor" -o "$T/ack.cbor" >/dev/null
+coaps pillbox-1 "$K1" /dev/pillbox-1/up/2 -m post -t 112 -f "$T/dose.cbor" "${SIG2[@]}" -o "$T/ack.cbor" >/dev/null
 rl_expect_eq "coaps CBOR pack: a CBOR ack" "$("$RELAIS_SENML" diag <"$T/ack.cbor")" \
     '{"seq": 2, "status": "stored", "records": 3}'
 rl_expect_eq "packs stored over coaps" "$(rl_sqlite "SELECT group_concat(seq) FROM packs WHERE device='pillbox-1' AND transport=1")" 1,2

@@ -70,10 +70,14 @@ home_local() { # T -> D<n> HH:MM (scenario local time)
 }
 
 home_devices_start() { # COAPS_PORT PATIENT
-    local psk
-    psk=$(rl_ctl --json device add pillbox-1 --kind pillbox --patient "$2" | jq -r .psk)
+    local psk out
+    out=$(rl_ctl --json device add pillbox-1 --kind pillbox --patient "$2")
+    psk=$(jq -r .psk <<<"$out")
     [ ${#psk} -eq 32 ] || rl_fail "relaisctl device add pillbox-1 printed no key"
     (umask 077 && printf '%s\n' "$psk" >"$T/pillbox-1.psk")
+    # the record-signing key: the box signs every pack (its doses must be)
+    (umask 077 && jq -r .record_key <<<"$out" >"$T/pillbox-1.rk")
+    [ "$(wc -c <"$T/pillbox-1.rk")" -eq 65 ] || rl_fail "relaisctl device add pillbox-1 printed no record key"
     (umask 077 && printf '%s\n' "${RL_PW[vitals-1]}" >"$T/vitals-1.pw")
     rm -f "$T/home.clock" "$T"/home.*.progress
     "$HOME_VITALS_SIM" --port "$BROKER_TLS_PORT" --cafile "$BROKER_CA" --device vitals-1 \
@@ -84,6 +88,7 @@ home_devices_start() { # COAPS_PORT PATIENT
     HOME_VITALS_PID=$!
     RL_PIDS+=("$HOME_VITALS_PID")
     "$HOME_PILLBOX_SIM" --port "$1" --device pillbox-1 --psk-file "$T/pillbox-1.psk" \
+        --record-key-file "$T/pillbox-1.rk" \
         --flash "$T/pillbox-1.flash" --scenario "$HOME_SCN" --clock-file "$T/home.clock" \
         --progress-file "$T/home.pillbox.progress" --resend-ms 500 --resend-max-ms 2000 \
         --poll-ms 100 \

@@ -76,7 +76,8 @@ done
 rl_expect_eq "symptom readings" \
     "$(q "SELECT count(*) FROM readings WHERE metric LIKE 'pro_%'")" "$(grep -o ' pro_[a-z]*=' "$T/home.events" | wc -l)"
 rl_expect_eq "dose readings" "$(q "SELECT count(*) FROM readings WHERE metric='dose'")" "$(n_records pillbox dose)"
-rl_expect_eq "flagged packs" "$(q "SELECT count(*) FROM packs WHERE flags != 0")" 0
+rl_expect_eq "flagged packs" "$(q "SELECT count(*) FROM packs WHERE flags & 1")" 0
+rl_expect_eq "the pill box's packs all signed (flag 0x8)" "$(q "SELECT count(*) FROM packs WHERE device = 'pillbox-1' AND (flags & 8) = 0")" 0
 rl_expect_eq "rejected packs" "$(rl_status_field ingest.rejected)" 0
 for d in vitals-1 pillbox-1; do
     rl_expect_eq "$d seqs unbroken" \

@@ -233,6 +233,36 @@ rl_pub() { # DEVICE SEQ (FILE | -m TEXT)
         -i "$dev-pub" -t "relais/dev/$dev/up/$seq" "${args[@]}"
 }
 
+# ---- signed dose records (docs/contract.md) ----
+# A pill box's record-signing key (hex), minted at test time by relaisctl
+# device add (the JSON answer's "record_key"); kept in RL_RK[DEVICE].
+declare -A RL_RK RL_PSK
+rl_record_key_of() { sed -n 's/.*"record_key": "\([0-9a-f]*\)".*/\1/p'; }
+# Registers DEVICE as a pill box in the store (relaisd stopped or running)
+# and keeps its record key and DTLS PSK.
+rl_pillbox_add() { # DEVICE [PATIENT]
+    local out
+    out=$(rl_ctl --json device add "$1" --kind pillbox ${2:+--patient "$2"}) ||
+        rl_fail "relaisctl device add $1 failed: $out"
+    RL_RK[$1]=$(printf '%s' "$out" | rl_record_key_of)
+    RL_PSK[$1]=$(printf '%s' "$out" | sed -n 's/.*"psk": "\([^"]*\)".*/\1/p')
+    [ ${#RL_RK[$1]} -eq 64 ] || rl_fail "device add $1 printed no 64-digit record key"
+}
+# The record signature of FILE as DEVICE's pack SEQ: HMAC-SHA256 under KEY
+# (hex) of "relais-dose-v1" 0 DEVICE 0 SEQ 0 then the body; 64 hex digits.
+rl_sig() { # KEY DEVICE SEQ FILE
+    { printf 'relais-dose-v1\0%s\0%s\0' "$2" "$3"; cat "$4"; } |
+        openssl dgst -sha256 -mac HMAC -macopt "hexkey:$1" | sed 's/.*= *//'
+}
+# Publishes FILE as DEVICE's pack SEQ over MQTT v5 with its signature
+# (DEVICE's record key, or KEY) in the user property relais-sig.
+rl_pub_signed() { # DEVICE SEQ FILE [KEY]
+    local key=${4:-${RL_RK[$1]}}
+    mosquitto_pub -V mqttv5 -h 127.0.0.1 -p "$BROKER_PORT" -u "$1" -P "${RL_PW[$1]}" -q 1 \
+        -i "$1-pub" -t "relais/dev/$1/up/$2" -f "$3" \
+        -D publish user-property relais-sig "$(rl_sig "$key" "$1" "$2" "$3")"
+}
+
 # Creates DEVICE's persistent ack session (so no ack is missed), then later
 # rl_acks collects what the broker queued for it.
 rl_ack_session() { # DEVICE

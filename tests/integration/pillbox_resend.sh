@@ -33,8 +33,11 @@ rl_relaisd_start
 
 psk_of() { sed -n 's/.*"psk": "\([^"]*\)".*/\1/p'; }
 for d in pillbox-a pillbox-b pillbox-c; do
-    rl_ctl --json device add "$d" --kind pillbox | psk_of >"$T/$d.psk"
-    chmod 600 "$T/$d.psk"
+    out=$(rl_ctl --json device add "$d" --kind pillbox)
+    psk_of <<<"$out" >"$T/$d.psk"
+    rl_record_key_of <<<"$out" >"$T/$d.rk"
+    chmod 600 "$T/$d.psk" "$T/$d.rk"
+    [ "$(wc -c <"$T/$d.rk")" -eq 65 ] || rl_fail "relaisctl device add $d printed no record key"
     [ "$(wc -c <"$T/$d.psk")" -eq 33 ] || rl_fail "relaisctl device add $d printed no 32-character key"
 done
 printf 'wrong-key-wrong-key-wrong-key-00\n' >"$T/wrong.psk"
@@ -42,7 +45,7 @@ printf 'wrong-key-wrong-key-wrong-key-00\n' >"$T/wrong.psk"
 sim_bg() { # DEVICE PSKFILE LOGNAME ARGS... -> SIM_PID, the simulator's own pid
     local dev=$1 psk=$2 log=$3
     shift 3
-    "$SIM" --port "$DP" --device "$dev" --psk-file "$psk" \
+    "$SIM" --port "$DP" --device "$dev" --psk-file "$psk" --record-key-file "$T/$dev.rk" \
         --flash "$T/$dev.flash" "$@" >>"$T/$log.out" 2>>"$T/$log.log" &
     SIM_PID=$!
     RL_PIDS+=("$SIM_PID")
@@ -78,7 +81,8 @@ rl_expect_eq "a: generated" "$(field "$S" generated)" 50
 rl_expect_eq "a: unacked at the end" "$(field "$S" unacked)" 0
 rl_expect_eq "a: packs stored" "$(q "SELECT count(*) FROM packs WHERE device='pillbox-a'")" 50
 rl_expect_eq "a: distinct seqs" "$(q "SELECT count(DISTINCT seq) FROM packs WHERE device='pillbox-a'")" 50
-rl_expect_eq "a: flagged packs" "$(q "SELECT count(*) FROM packs WHERE device='pillbox-a' AND flags != 0")" 0
+rl_expect_eq "a: flagged packs" "$(q "SELECT count(*) FROM packs WHERE device='pillbox-a' AND flags & 1")" 0
+rl_expect_eq "a: every pack signed by the box (flag 0x8)" "$(q "SELECT count(*) FROM packs WHERE device='pillbox-a' AND (flags & 8) = 0")" 0
 rl_expect_eq "a: dose readings" "$(readings pillbox-a dose)" 50
 rl_expect_eq "a: readings" "$(readings pillbox-a)" $((50 * RECORDS))
 rl_expect_eq "a: distinct dose times" "$(q "SELECT count(DISTINCT r.t) FROM readings r JOIN packs p ON p.id = r.pack_id WHERE p.device='pillbox-a' AND r.metric='dose'")" 50
@@ -109,7 +113,7 @@ wait_sim b 90
 RESUMED=$(sed -n 's/.*resumed unacked=\([0-9]*\).*/\1/p' "$T/sim-b2.log" | tail -n 1)
 rl_log "b: restarted with $RESUMED unacknowledged packs in its flash; $(summary sim-b2)"
 [ "${RESUMED:-0}" -gt 0 ] || rl_fail "b: the restarted box had nothing to resume"
-rl_expect_eq "b: flagged packs (a reused seq)" "$(q "SELECT count(*) FROM packs WHERE device='pillbox-b' AND flags != 0")" 0
+rl_expect_eq "b: flagged packs (a reused seq)" "$(q "SELECT count(*) FROM packs WHERE device='pillbox-b' AND flags & 1")" 0
 TOTAL=$(q "SELECT count(*) FROM packs WHERE device='pillbox-b'")
 rl_expect_eq "b: one pack per seq" "$(q "SELECT count(DISTINCT seq) FROM packs WHERE device='pillbox-b'")" "$TOTAL"
 # run 1's dose events: times BT1 + 3600 i + 1 for i = 0..K-1, none missing
@@ -162,7 +166,7 @@ OUT=$(cget pillbox-a "$T/wrong.psk" /dev/pillbox-a/cmd)
 rl_expect_eq "d: a wrong key gets no payload" "$(printf '%s' "$OUT" | grep -c '"cmd"' || true)" 0
 
 sleep 1
-rl_expect_eq "flagged packs at the end" "$(q "SELECT count(*) FROM packs WHERE flags != 0")" 0
+rl_expect_eq "flagged packs at the end" "$(q "SELECT count(*) FROM packs WHERE flags & 1")" 0
 rl_expect_eq "packs at the end" "$(q "SELECT count(*) FROM packs")" $((50 + TOTAL))
 rl_relaisd_stop
 rl_log "pillbox_resend: all checks passed"

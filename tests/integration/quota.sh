@@ -93,13 +93,19 @@ rl_relaisd_start --test-clock "$TC0"
 [ "$(status quota_bytes)" = 1048576 ] || rl_fail "quota_bytes $(status quota_bytes)"
 [ "$(status over_quota)" = false ] || rl_fail "a fresh store is over a 1 MiB quota: $(store_json)"
 rl_log "fresh store: $(store_json)"
+rl_pillbox_add pillbox-1 # its record key signs the dose packs (docs/contract.md)
 
 declare -A SEQ=([vitals-1]=0 [pillbox-1]=0 [tablet-1]=0)
 # DEVICE's pack SEQ, its ack -> ACK (the body)
 send() { # DEVICE SEQ BODY
     local line
     rl_ack_session "$1"
-    rl_pub "$1" "$2" -m "$3"
+    if [[ $3 == *'"dose"'* ]]; then
+        printf '%s' "$3" >"$T/pack.$1.$2"
+        rl_pub_signed "$1" "$2" "$T/pack.$1.$2"
+    else
+        rl_pub "$1" "$2" -m "$3"
+    fi
     line=$(rl_wait_ack "$1" "$2" 15) || rl_fail "no ack for $1 pack $2"
     ACK=${line#* }
 }

@@ -85,7 +85,14 @@ SEQ=0
 pub() { # DEVICE BODY
     SEQ=$((SEQ + 1))
     rl_ack_session "$1"
-    rl_pub "$1" "$SEQ" -m "$2"
+    if [[ $2 == *'"dose"'* ]]; then
+        # a dose pack is signed with the pill box's record key (docs/contract.md)
+        [ -n "${RL_RK[$1]:-}" ] || rl_pillbox_add "$1" "$PATIENT"
+        printf '%s' "$2" >"$T/pack.$SEQ"
+        rl_pub_signed "$1" "$SEQ" "$T/pack.$SEQ"
+    else
+        rl_pub "$1" "$SEQ" -m "$2"
+    fi
     local ack
     ack=$(rl_wait_ack "$1" "$SEQ" 10) || rl_fail "no ack for $1 pack $SEQ"
     rl_expect_match "ack of $1/$SEQ" "$ack" '"status":"stored"'

@@ -74,7 +74,9 @@ static struct relais_stored_pack pack_of(const char *device, uint64_t seq, int r
                                    .device = device,
                                    .seq = seq,
                                    .received_ms = (int64_t)(T0 * 1000),
-                                   .records = records};
+                                   .records = records,
+                                   /* its record signature verified (doses count) */
+                                   .flags = RELAIS_PACK_FLAG_SIGNED};
     return p;
 }
 
@@ -356,6 +358,19 @@ static void test_dose(void **state)
     snprintf(want, sizeof want, "urn:uuid:%s", uuid);
     assert_string_equal(s_at(e, "0.fullUrl"), want);
     assert_string_equal(s_at(m, "identifier.0.value"), want);
+    json_decref(e);
+
+    /* a dose of a pack whose signature was not verified is no
+     * MedicationAdministration: nothing at all */
+    struct relais_stored_pack p = pack_of("pillbox-1", 43, 1);
+    p.flags = RELAIS_PACK_FLAG_SEQ_REUSED;
+    e = json_array();
+    assert_int_equal(
+        relais_fhir_pack_entries(e, "gw-1", "p-7f3a", &p, &r, 1, RELAIS_LANE_ADHERENCE), 0);
+    assert_int_equal(json_array_size(e), 0);
+    p.flags |= RELAIS_PACK_FLAG_SIGNED;
+    assert_int_equal(
+        relais_fhir_pack_entries(e, "gw-1", "p-7f3a", &p, &r, 1, RELAIS_LANE_ADHERENCE), 1);
     json_decref(e);
 }
 

@@ -266,7 +266,8 @@ static void test_reason_names(void **state)
         "none",          "too_large",       "unknown_format", "malformed_json",   "malformed_cbor",
         "duplicate_key", "not_senml",       "empty_pack",     "too_many_records", "string_too_long",
         "not_finite",    "must_understand", "bad_version",    "bad_name",         "foreign_name",
-        "bad_unit",      "bad_value",       "bad_time",       "bad_topic",
+        "bad_unit",      "bad_value",       "bad_time",       "bad_topic",        "unsigned_dose",
+        "bad_signature", "no_record_key",
     };
 
     (void)state;
@@ -276,6 +277,9 @@ static void test_reason_names(void **state)
     assert_int_equal(RELAIS_REJECT_NOT_SENML, 6);
     assert_int_equal(RELAIS_REJECT_TIME, 17);
     assert_int_equal(RELAIS_REJECT_TOPIC, 18);
+    assert_int_equal(RELAIS_REJECT_UNSIGNED_DOSE, 19);
+    assert_int_equal(RELAIS_REJECT_BAD_SIGNATURE, 20);
+    assert_int_equal(RELAIS_REJECT_NO_RECORD_KEY, 21);
     for (int r = 0; r < RELAIS_REJECT_COUNT; r++)
         assert_string_equal(relais_reject_reason_name((enum relais_reject_reason)r), names[r]);
     assert_string_equal(relais_reject_reason_name(RELAIS_REJECT_COUNT), "unknown");

@@ -63,7 +63,7 @@ static const struct {
     {"dead-letters", "what could not be forwarded to the hospital, with why (--limit)"},
     {"devices", "the device registry: id, kind, patient, active or removed"},
     {"device add ID", "register a device (--kind, --patient) and print its credentials"},
-    {"device remove ID", "revoke a device: its key is erased and its sessions closed"},
+    {"device remove ID", "revoke a device: its keys are erased and its sessions closed"},
     {"audit verify", "check the audit trail's hash chain: which rows were modified, deleted, "
                      "inserted or reordered (exit 4)"},
     {"alerts", "open alerts (--all: every alert, --limit), newest last"},
@@ -504,12 +504,16 @@ static int broker_add(const char *id, const char *kind, char *mqtt, size_t cap)
     return rc;
 }
 
+/* record_key: a pill box's record-signing key in hex, "" or NULL when none. */
 static void print_credentials(const struct opts *o, const char *id, const char *kind,
-                              const char *patient, const char *psk, const char *mqtt)
+                              const char *patient, const char *psk, const char *mqtt,
+                              const char *record_key)
 {
+    bool rk = record_key && record_key[0];
     if (o->json) {
         json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", id, "kind", kind, "patient",
                               patient, "psk_identity", id, "psk", psk);
+        if (rk) json_object_set_new(j, "record_key", json_string(record_key));
         if (mqtt[0]) {
             json_object_set_new(j, "mqtt_username", json_string(id));
             json_object_set_new(j, "mqtt_password", json_string(mqtt));
@@ -523,8 +527,9 @@ static void print_credentials(const struct opts *o, const char *id, const char *
     printf("  MQTT user name / DTLS-PSK identity: %s\n", id);
     printf("  DTLS-PSK key: %s\n", psk);
     if (mqtt[0]) printf("  MQTT password: %s\n", mqtt);
+    if (rk) printf("  record-signing key (HMAC-SHA256, hex): %s\n", record_key);
     printf("Give the key%s to the device only; relais does not show %s again.\n",
-           mqtt[0] ? " and the password" : "", mqtt[0] ? "them" : "it");
+           mqtt[0] || rk ? "s" : "", mqtt[0] || rk ? "them" : "it");
 }
 
 static int cmd_device_add(const struct opts *o, const char *sock, const char *db, const char *id)
@@ -548,7 +553,7 @@ static int cmd_device_add(const struct opts *o, const char *sock, const char *db
         char mqtt[64];
         int brc = broker_add(id, o->kind, mqtt, sizeof mqtt);
         print_credentials(o, id, o->kind, patient, json_string_value(json_object_get(a, "psk")),
-                          mqtt);
+                          mqtt, json_string_value(json_object_get(a, "record_key")));
         relais_zeroize(mqtt, sizeof mqtt);
         json_decref(a);
         return brc;
@@ -567,10 +572,14 @@ static int cmd_device_add(const struct opts *o, const char *sock, const char *db
         char psk[RELAIS_PSK_LEN + 1];
         memcpy(psk, dev.psk, RELAIS_PSK_LEN);
         psk[RELAIS_PSK_LEN] = '\0';
-        char mqtt[64];
+        char mqtt[64], rk[2 * RELAIS_WIRE_RECORD_KEY_LEN + 1] = "";
+        uint8_t key[RELAIS_WIRE_RECORD_KEY_LEN];
+        if (relais_registry_record_key(reg, id, key) == RELAIS_OK) relais_hex(key, sizeof key, rk);
+        relais_zeroize(key, sizeof key);
         int brc = broker_add(id, o->kind, mqtt, sizeof mqtt);
-        print_credentials(o, id, o->kind, patient, psk, mqtt);
+        print_credentials(o, id, o->kind, patient, psk, mqtt, rk);
         relais_zeroize(mqtt, sizeof mqtt);
+        relais_zeroize(rk, sizeof rk);
         if (brc) rc = RELAIS_EIO;
         relais_zeroize(psk, sizeof psk);
         relais_zeroize(&dev, sizeof dev);
@@ -597,7 +606,7 @@ static int cmd_device_remove(const struct opts *o, const char *sock, const char 
         if (err)
             fprintf(stderr, "relaisctl: device remove %s: %s\n", id, err);
         else
-            printf("device %s removed: its key is erased and its sessions closed\n", id);
+            printf("device %s removed: its keys are erased and its sessions closed\n", id);
         json_decref(a);
         if (err) return EXIT_ERROR;
         return broker_passwd[0] ? broker_passwd_update(broker_passwd, broker_pid, id, NULL)
@@ -615,7 +624,7 @@ static int cmd_device_remove(const struct opts *o, const char *sock, const char 
         fprintf(stderr, "relaisctl: device remove %s: %s\n", id,
                 rc == RELAIS_ENOTFOUND ? "no active device of that id" : relais_strerror(rc));
     else
-        printf("device %s removed: its key is erased\n", id);
+        printf("device %s removed: its keys are erased\n", id);
     relais_registry_destroy(reg);
     relais_store_close(st);
     if (rc) return EXIT_ERROR;

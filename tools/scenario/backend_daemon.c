@@ -4,19 +4,25 @@
  * through the real gateway broker.  Each scenario device is an MQTT client
  * with its own credentials (the test's broker passwd), publishing its packs
  * at QoS 1 on relais/dev/{device}/up/{seq} and waiting for relaisd's ack,
- * and receiving its commands on relais/dev/{device}/cmd.  The clock, the
+ * and receiving its commands on relais/dev/{device}/cmd.  A device's first
+ * dose pack registers it with relaisd as a pill box (control device-add),
+ * whose record key then signs each of its dose packs: MQTT v5, user
+ * property relais-sig (docs/contract.md).  The clock, the
  * care plan, acknowledgements and every query go through the control
  * socket, as relaisctl does.
  */
 #include "scenario.h"
 
 #include "relais/control.h"
+#include "relais/crypto.h"
 #include "relais/error.h"
+#include "relais/record_sig.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <mosquitto.h>
+#include <mqtt_protocol.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +44,12 @@ struct dev_client {
     char ack_status[16];
     char cmds[MAX_CMDS][16]; /* "cmd" of the commands received, not yet matched */
     size_t ncmds;
+    bool has_record_key; /* registered as a pill box */
+    uint8_t record_key[RELAIS_WIRE_RECORD_KEY_LEN];
+    /* a registered pill box polls for its commands over CoAP: relaisd keeps
+     * them for it; the ids of those already matched */
+    json_int_t held[MAX_CMDS];
+    size_t nheld;
 };
 
 struct dmn {
@@ -204,6 +216,7 @@ static struct dev_client *client(struct dmn *g, const char *id)
     snprintf(cid, sizeof cid, "scn-%s", id);
     c->mosq = mosquitto_new(cid, true, c);
     if (!c->mosq) return NULL;
+    mosquitto_int_option(c->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
     mosquitto_username_pw_set(c->mosq, id, g->o.device_password);
     mosquitto_connect_callback_set(c->mosq, on_connect);
     mosquitto_message_callback_set(c->mosq, on_message);
@@ -293,6 +306,31 @@ static json_t *d_apply_plan(struct backend *b, const char *json)
     return j;
 }
 
+/* Registers c with relaisd as a pill box (again, if a previous run left it)
+ * and keeps the record key it answers. */
+static int register_pillbox(struct dmn *g, struct dev_client *c)
+{
+    char line[128];
+    snprintf(line, sizeof line, "device-add %s pillbox", c->id);
+    json_t *a = request(g, line);
+    if (a && json_object_get(a, "error")) {
+        json_decref(a);
+        snprintf(line, sizeof line, "device-remove %s", c->id);
+        json_decref(request(g, line));
+        snprintf(line, sizeof line, "device-add %s pillbox", c->id);
+        a = request(g, line);
+    }
+    const char *hex = json_string_value(json_object_get(a, "record_key"));
+    int rc = hex && strlen(hex) == 2 * RELAIS_WIRE_RECORD_KEY_LEN &&
+                     relais_unhex(hex, c->record_key, sizeof c->record_key) == 0
+                 ? RELAIS_OK
+                 : RELAIS_EIO;
+    if (rc) fprintf(stderr, "scenario: cannot register %s as a pill box\n", c->id);
+    c->has_record_key = rc == RELAIS_OK;
+    json_decref(a);
+    return rc;
+}
+
 static int d_send(struct backend *b, const char *device, uint64_t seq, const char *senml)
 {
     struct dmn *g = b->priv;
@@ -302,9 +340,26 @@ static int d_send(struct backend *b, const char *device, uint64_t seq, const cha
     snprintf(topic, sizeof topic, "relais/dev/%s/up/%" PRIu64, device, seq);
     c->waiting_seq = seq;
     c->acked = false;
-    if (mosquitto_publish(c->mosq, NULL, topic, (int)strlen(senml), senml, 1, false) !=
-        MOSQ_ERR_SUCCESS)
-        return RELAIS_ECONN;
+    size_t len = strlen(senml);
+    mosquitto_property *props = NULL;
+    if (strstr(senml, "\"dose\"")) {
+        /* a dose pack is signed with the device's record key */
+        uint8_t sig[RELAIS_WIRE_SIG_LEN];
+        char hex[2 * RELAIS_WIRE_SIG_LEN + 1];
+        int rc = c->has_record_key ? RELAIS_OK : register_pillbox(g, c);
+        if (!rc)
+            rc = relais_record_sig_compute(c->record_key, device, seq, (const uint8_t *)senml, len,
+                                           sig);
+        if (rc) return rc;
+        relais_hex(sig, sizeof sig, hex);
+        if (mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY,
+                                               RELAIS_WIRE_MQTT_SIG_PROPERTY,
+                                               hex) != MOSQ_ERR_SUCCESS)
+            return RELAIS_ENOMEM;
+    }
+    int prc = mosquitto_publish_v5(c->mosq, NULL, topic, (int)len, senml, 1, false, props);
+    mosquitto_property_free_all(&props);
+    if (prc != MOSQ_ERR_SUCCESS) return RELAIS_ECONN;
     int64_t deadline = mono_ms() + ACK_WAIT_MS;
     while (!c->acked && mono_ms() < deadline) {
         pump(c, 20);
@@ -359,6 +414,28 @@ static bool d_device_got(struct backend *b, const char *device, const char *cmd)
     if (!c) return false;
     int64_t deadline = mono_ms() + 5000;
     do {
+        /* a pill box (a dose sender, registered so): relaisd holds its
+         * commands for its CoAP poll, not on MQTT: the one it holds counts */
+        json_t *held = c->has_record_key ? request(g, "commands 1000") : NULL;
+        size_t k;
+        json_t *e;
+        json_array_foreach(held, k, e)
+        {
+            const char *dev = json_string_value(json_object_get(e, "device"));
+            const char *what =
+                json_string_value(json_object_get(json_object_get(e, "body"), "cmd"));
+            json_int_t id = json_integer_value(json_object_get(e, "id"));
+            bool seen = false;
+            for (size_t i = 0; i < c->nheld; i++)
+                seen = seen || c->held[i] == id;
+            if (!seen && dev && what && strcmp(dev, device) == 0 && strcmp(what, cmd) == 0 &&
+                c->nheld < MAX_CMDS) {
+                c->held[c->nheld++] = id;
+                json_decref(held);
+                return true;
+            }
+        }
+        json_decref(held);
         for (size_t i = 0; i < c->ncmds; i++)
             if (strcmp(c->cmds[i], cmd) == 0) {
                 memmove(c->cmds[i], c->cmds[i + 1], (c->ncmds - i - 1) * sizeof c->cmds[0]);

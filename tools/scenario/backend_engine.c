@@ -2,8 +2,10 @@
 /*
  * The engine backend: relais's rules engine in this process, on a store in
  * a temporary directory, with a fake clock the scenario moves.  Packs are
- * decoded and stored as ingest does (SenML decode, put, commit), then the
- * engine runs and its notifications are delivered.
+ * decoded and stored as ingest does (SenML decode, record signature, put,
+ * commit), then the engine runs and its notifications are delivered.  Every
+ * scenario device signs its dose packs with one record key minted for the
+ * run, verified as relaisd does.
  */
 #include "scenario.h"
 
@@ -11,6 +13,8 @@
 #include "relais/engine.h"
 #include "relais/error.h"
 #include "relais/senml.h"
+#include "relais/crypto.h"
+#include "relais/record_sig.h"
 #include "relais/store.h"
 #include "relais/store_care.h"
 
@@ -34,6 +38,7 @@ struct eng {
     struct relais_engine *e;
     struct relais_pack pack;
     bool clock_unsynced, store_busy;
+    uint8_t record_key[RELAIS_WIRE_RECORD_KEY_LEN]; /* the scenario devices' */
 };
 
 static uint64_t fc_mono(void *ctx)
@@ -173,6 +178,19 @@ static int e_send(struct backend *b, const char *device, uint64_t seq, const cha
         fprintf(stderr, "scenario: the pack does not decode: %s\n", err.detail);
         return rc;
     }
+    if (relais_pack_has_dose(&g->pack)) {
+        /* the device signs, ingest verifies (relais/record_sig.h) */
+        uint8_t sig[RELAIS_WIRE_SIG_LEN];
+        if ((rc = relais_record_sig_compute(g->record_key, device, seq, (const uint8_t *)senml, len,
+                                            sig)) ||
+            (rc = relais_record_sig_verify(g->record_key, device, seq, (const uint8_t *)senml, len,
+                                           sig, sizeof sig))) {
+            fprintf(stderr, "scenario: the dose pack's signature: %s\n", relais_strerror(rc));
+            return rc;
+        }
+        g->pack.signed_ok = true;
+        memcpy(g->pack.sig, sig, sizeof sig);
+    }
     snprintf(g->pack.device, sizeof g->pack.device, "%s", device);
     g->pack.seq = seq;
     enum relais_store_put put;
@@ -251,6 +269,11 @@ int backend_engine_init(struct backend *b, const char *gateway_id)
     struct eng *g = calloc(1, sizeof *g);
     if (!g) return RELAIS_ENOMEM;
     snprintf(g->gateway, sizeof g->gateway, "%s", gateway_id);
+    int rc = relais_random_bytes(g->record_key, sizeof g->record_key);
+    if (rc) {
+        free(g);
+        return rc;
+    }
     *b = (struct backend){
         .name = "engine",
         .start = e_start,

@@ -92,7 +92,10 @@ int relais_fhir_time(int64_t ms, char out[32]);
  * entries for the records of one stored pack that belong to lane.
  * recs[0..n) are ALL the pack's records, in pack order (the BP panel pairs
  * bp_sys and bp_dia of the same pack and time).  patient NULL or "": the
- * device is not bound to a patient.  Everything is borrowed for the call.
+ * device is not bound to a patient.  A dose record becomes a
+ * MedicationAdministration only when pack->flags has RELAIS_PACK_FLAG_SIGNED
+ * (its signature was verified); otherwise it yields nothing.  Everything is
+ * borrowed for the call.
  * Returns the number of entries appended (>= 0), or RELAIS_EINVAL /
  * RELAIS_ENOMEM (entries may then hold some of the pack's entries: discard).
  */

@@ -2,7 +2,8 @@
 /*
  * Ingest: the durable path every uplink pack takes, whatever its transport.
  *
- *   submit: size check -> format -> SenML decode -> quota -> store put
+ *   submit: size check -> format -> SenML decode -> record signature
+ *           (relais/record_sig.h) -> quota -> store put
  *           (in the open group-commit transaction) -> pending ack
  *   flush:  COMMIT -> acks sent (stored | duplicate | rejected)
  *           or, when the commit fails, every pending ack becomes busy
@@ -54,7 +55,20 @@ struct relais_ingest_input {
     void *reply_ud;
     const void *token; /* copied; at most RELAIS_INGEST_TOKEN_MAX bytes */
     size_t token_len;
+    /* The record signature carried beside the body (CoAP option 65000, MQTT
+     * v5 user property relais-sig), borrowed for the call: NULL when none.
+     * sig_malformed non-NULL: the transport found one it cannot read (not
+     * hex, carried twice), and says why; the pack is rejected. */
+    const uint8_t *sig;
+    size_t sig_len;
+    const char *sig_malformed;
 };
+
+/* Fills key with the record-signing key of the active device (borrowed for
+ * the call) and returns 0, or returns -1 when it has none (unknown, revoked,
+ * not a pill box). */
+typedef int (*relais_ingest_record_key_cb)(void *ud, const char *device,
+                                           uint8_t key[RELAIS_WIRE_RECORD_KEY_LEN]);
 
 struct relais_ingest_counters {
     uint64_t received;  /* packs submitted */
@@ -92,6 +106,11 @@ void relais_ingest_unroutable(struct relais_ingest *ing, enum relais_transport t
  * ack of their own: refused handshakes, forbidden requests. */
 int relais_ingest_audit(struct relais_ingest *ing, const char *kind, const char *subject,
                         const char *detail);
+
+/* Where the record keys come from (the device registry).  Without it no
+ * device has one: every dose pack and every signed pack is rejected. */
+void relais_ingest_set_record_key_cb(struct relais_ingest *ing, relais_ingest_record_key_cb cb,
+                                     void *ud);
 
 /* Called after every successful group commit with the number of packs it
  * stored (the rules engine judges them then). */

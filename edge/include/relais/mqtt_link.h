@@ -60,6 +60,13 @@ struct relais_mqtt_link_opts {
      * own bookkeeping of publishes in flight is the only one (the
      * forwarder resends from its outbox). */
     bool fresh_client;
+    /* MQTT v5 instead of 3.1.1: messages then carry their properties (the
+     * devices' record signatures).  A persistent session (clean_session
+     * false) asks for a session that never expires, as 3.1.1 had.  The TCP
+     * connect (and TLS handshake) then blocks: libmosquitto 2.0 sends v5
+     * CONNECT properties only through mosquitto_connect_bind_v5, so it is for
+     * the gateway's own broker, on the same host or LAN. */
+    bool mqtt5;
 };
 
 struct relais_mqtt_msg {
@@ -68,7 +75,16 @@ struct relais_mqtt_msg {
     size_t len;
     int qos;
     bool retain;
+    const void *props; /* const mosquitto_property *: v5 properties, NULL without */
 };
+
+/*
+ * The user property name of msg (MQTT v5) into value (cap bytes,
+ * NUL-terminated).  Returns the number of such properties (0: none, value "";
+ * more than 1: value holds the first), or -1 when the first does not fit.
+ */
+int relais_mqtt_msg_user_property(const struct relais_mqtt_msg *msg, const char *name, char *value,
+                                  size_t cap);
 
 struct relais_mqtt_link_cbs {
     void (*connected_cb)(struct relais_mqtt_link *link, bool session_present, void *ud);

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "relais/store.h"
+#include "relais/wire.h"
 
 struct relais_registry;
 
@@ -39,18 +40,24 @@ int relais_registry_reload(struct relais_registry *r);
  * the next add, remove or reload. */
 const struct relais_device *relais_registry_active(const struct relais_registry *r, const char *id,
                                                    size_t len);
+/* The record-signing key of the active device id (a pill box's, minted by
+ * relais_registry_add) into key: RELAIS_OK, or RELAIS_ENOTFOUND (unknown,
+ * revoked, or a kind without one; key zeroed).  Wipe key after use. */
+int relais_registry_record_key(const struct relais_registry *r, const char *id,
+                               uint8_t key[RELAIS_WIRE_RECORD_KEY_LEN]);
 size_t relais_registry_count(const struct relais_registry *r, bool active_only);
 
 /*
  * Adds a device with a fresh key (a revoked device may be added again and gets
- * a new key), in its own transaction, audited as device.added.  out (may be
+ * a new key) and, for a pill box, a fresh 32-byte record-signing key
+ * (relais_registry_record_key), in its own transaction, audited as device.added.  out (may be
  * NULL) receives the device with its key: wipe it after use.  Returns
  * RELAIS_OK, RELAIS_EINVAL (bad id, kind or patient), RELAIS_EEXIST (active
  * already), or a store error.  No other transaction may be open on the store.
  */
 int relais_registry_add(struct relais_registry *r, const char *id, const char *kind,
                         const char *patient, int64_t now_ms, struct relais_device *out);
-/* Revokes a device (key erased), audited as device.removed, then calls the
+/* Revokes a device (its keys erased), audited as device.removed, then calls the
  * removed callback.  RELAIS_ENOTFOUND when no active device has that id. */
 int relais_registry_remove(struct relais_registry *r, const char *id, int64_t now_ms);
 void relais_registry_set_removed_cb(struct relais_registry *r, relais_registry_removed_cb cb,

@@ -46,6 +46,9 @@ enum relais_reject_reason {
     RELAIS_REJECT_VALUE = 16,           /* value missing, of the wrong kind or implausible */
     RELAIS_REJECT_TIME = 17,            /* time out of range */
     RELAIS_REJECT_TOPIC = 18,           /* topic or path not of the contract's form */
+    RELAIS_REJECT_UNSIGNED_DOSE = 19,   /* a dose record in a pack without a signature */
+    RELAIS_REJECT_BAD_SIGNATURE = 20,   /* a signature of the wrong form, or that does not verify */
+    RELAIS_REJECT_NO_RECORD_KEY = 21,   /* signed or dose pack from a device without a record key */
     RELAIS_REJECT_COUNT
 };
 

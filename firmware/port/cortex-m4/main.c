@@ -32,6 +32,7 @@
 #include "relais/pb/board.h"
 #include "relais/pb/flash_int.h"
 #include "relais/pb/radio.h"
+#include "relais/pb/sign.h"
 #include "relais/wire.h"
 
 /* Provisioned per device on a real product; a constant here. */
@@ -82,10 +83,17 @@ static bool pb_debounce(struct pb_input *in, uint32_t raw)
 
 /* ---- the logic's callbacks ---- */
 
-static int pb_send(void *ctx, uint64_t seq, const void *body, size_t len)
+static int pb_send(void *ctx, uint64_t seq, const void *body, size_t len, const uint8_t *sig)
 {
     (void)ctx;
-    return relais_pb_radio_post(PB_DEVICE_ID, seq, body, len);
+    return relais_pb_radio_post(PB_DEVICE_ID, seq, body, len, sig);
+}
+
+static int pb_sign(void *ctx, const uint8_t *head, size_t head_len, const void *body, size_t len,
+                   uint8_t mac[RELAIS_WIRE_SIG_LEN])
+{
+    (void)ctx;
+    return relais_pb_sign(head, head_len, body, len, mac);
 }
 
 static void pb_log_line(void *ctx, enum relais_fw_pillbox_log_level level, uint64_t seq,
@@ -188,8 +196,11 @@ int main(void)
 {
     relais_pb_board_init();
     relais_pb_radio_init();
-    static const struct relais_fw_pillbox_ops ops = {
-        .send_cb = pb_send, .log_cb = pb_log_line, .indicate_cb = pb_indicate, .ctx = NULL};
+    static const struct relais_fw_pillbox_ops ops = {.send_cb = pb_send,
+                                                     .sign_cb = pb_sign,
+                                                     .log_cb = pb_log_line,
+                                                     .indicate_cb = pb_indicate,
+                                                     .ctx = NULL};
     if (relais_pb_flash_int_init(&pb_flash) != RELAIS_FW_OK ||
         relais_fw_ringlog_mount(&pb_log, &pb_flash, pb_work, sizeof pb_work, PB_SEQ_BLOCK) !=
             RELAIS_FW_OK ||

@@ -12,8 +12,10 @@ void relais_pb_radio_init(void)
     radio_sent = 0;
 }
 
-int relais_pb_radio_post(const char *device, uint64_t seq, const uint8_t *body, size_t len)
+int relais_pb_radio_post(const char *device, uint64_t seq, const uint8_t *body, size_t len,
+                         const uint8_t *sig)
 {
+    (void)sig;
     if (device == NULL || seq == 0 || (body == NULL && len > 0)) {
         return -1;
     }

@@ -8,13 +8,18 @@
  * confirmable POST /dev/{device}/up/{seq} in flight, SenML CBOR.
  *
  *   relais-pillbox-sim --port P --device ID --psk-file F --flash FILE
- *       [--host H] [--count N] [--interval-ms MS] [--bt-start S --bt-step D]
+ *       [--record-key-file F] [--host H] [--count N] [--interval-ms MS] [--bt-start S --bt-step D]
  *       [--resend-ms MS] [--resend-max-ms MS]
  *       [--scenario FILE [--speed N | --clock-file F [--progress-file F]]]
  *       [--poll-ms MS]
  *
  *   --port P           relaisd's DTLS port ([coap] dtls_port)
  *   --psk-file F       the key `relaisctl device add ID --kind pillbox` printed
+ *   --record-key-file F  the record-signing key it printed (64 hex digits):
+ *                      every POST then carries the pack's HMAC-SHA256 in the
+ *                      Relais-Signature option (65000, docs/contract.md).
+ *                      Without it the packs go unsigned, and relaisd rejects
+ *                      each one holding a dose (unsigned_dose)
  *   --count N          dose events to generate, default 10; each is a lid
  *                      cycle (lid open, dose of slot am or pm alternately,
  *                      battery, lid closed): one pack
@@ -57,6 +62,7 @@
 #include <coap3/coap.h>
 #include <errno.h>
 #include <getopt.h>
+#include <mbedtls/md.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -87,6 +93,8 @@ struct sim {
     struct relais_sim_opts o;
     char psk[128];
     size_t psk_len;
+    bool has_record_key;
+    uint8_t record_key[RELAIS_WIRE_RECORD_KEY_LEN];
     uint64_t events, next_ms;
     unsigned phase; /* step of the current lid cycle */
     coap_context_t *ctx;
@@ -167,7 +175,51 @@ static void new_token(struct sim *s, uint8_t tok[8])
         tok[i] = (uint8_t)(t >> (56 - 8 * i));
 }
 
-static int send_pack(void *ctx, uint64_t seq, const void *body, size_t len)
+/* The record signature seam, with mbedtls: HMAC-SHA256 of head || body. */
+static int sign_pack(void *ctx, const uint8_t *head, size_t head_len, const void *body, size_t len,
+                     uint8_t mac[RELAIS_WIRE_SIG_LEN])
+{
+    struct sim *s = ctx;
+    mbedtls_md_context_t md;
+    mbedtls_md_init(&md);
+    int rc = mbedtls_md_setup(&md, mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), 1);
+    if (!rc) rc = mbedtls_md_hmac_starts(&md, s->record_key, sizeof s->record_key);
+    if (!rc) rc = mbedtls_md_hmac_update(&md, head, head_len);
+    if (!rc) rc = mbedtls_md_hmac_update(&md, body, len);
+    if (!rc) rc = mbedtls_md_hmac_finish(&md, mac);
+    mbedtls_md_free(&md);
+    return rc ? -1 : 0;
+}
+
+/* 64 hex digits into key.  Returns 0 or -1 (said on stderr). */
+static int read_record_key(const char *path, uint8_t key[RELAIS_WIRE_RECORD_KEY_LEN])
+{
+    char hex[2 * RELAIS_WIRE_RECORD_KEY_LEN + 8];
+    int n = relais_sim_read_line(PROG, path, hex, sizeof hex);
+    if (n < 0) return -1;
+    if (n != 2 * RELAIS_WIRE_RECORD_KEY_LEN) goto bad;
+    for (int i = 0; i < RELAIS_WIRE_RECORD_KEY_LEN; i++) {
+        unsigned v = 0;
+        for (int j = 0; j < 2; j++) {
+            char c = hex[2 * i + j];
+            unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
+                         : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                         : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10)
+                                                : 16u;
+            if (d > 15) goto bad;
+            v = v << 4 | d;
+        }
+        key[i] = (uint8_t)v;
+    }
+    memset(hex, 0, sizeof hex);
+    return 0;
+bad:
+    memset(hex, 0, sizeof hex);
+    fprintf(stderr, "%s: %s: the record key must be 64 hex digits\n", PROG, path);
+    return -1;
+}
+
+static int send_pack(void *ctx, uint64_t seq, const void *body, size_t len, const uint8_t *sig)
 {
     struct sim *s = ctx;
     /* silence since the last send: the session is dead (or never came up) */
@@ -191,6 +243,7 @@ static int send_pack(void *ctx, uint64_t seq, const void *body, size_t len)
         !coap_add_option(pdu, COAP_OPTION_URI_PATH, (size_t)sl, (const uint8_t *)seqs) ||
         !coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT,
                          coap_encode_var_safe(cf, sizeof cf, RELAIS_CF_SENML_CBOR), cf) ||
+        (sig && !coap_add_option(pdu, RELAIS_WIRE_COAP_OPTION_SIG, RELAIS_WIRE_SIG_LEN, sig)) ||
         !coap_add_data(pdu, len, body)) {
         coap_delete_pdu(pdu);
         return -1;
@@ -361,8 +414,11 @@ static int sensors(struct sim *s)
 
 static int parse_args(struct sim *s, int argc, char **argv)
 {
-    static const struct option lo[] = {
-        RELAIS_SIM_OPTIONS, {"psk-file", 1, 0, 'k'}, {"poll-ms", 1, 0, 'Q'}, {0, 0, 0, 0}};
+    static const struct option lo[] = {RELAIS_SIM_OPTIONS,
+                                       {"psk-file", 1, 0, 'k'},
+                                       {"poll-ms", 1, 0, 'Q'},
+                                       {"record-key-file", 1, 0, 'K'},
+                                       {0, 0, 0, 0}};
     int c, n;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         int taken = relais_sim_opt(PROG, c, optarg, &s->o);
@@ -375,6 +431,10 @@ static int parse_args(struct sim *s, int argc, char **argv)
             break;
         case 'Q':
             if (relais_sim_parse_u64(PROG, "--poll-ms", optarg, 3600000, &s->poll_ms)) return -1;
+            break;
+        case 'K':
+            if (read_record_key(optarg, s->record_key)) return -1;
+            s->has_record_key = true;
             break;
         default: return -1;
         }
@@ -396,8 +456,11 @@ static int open_box(struct sim *s)
                                  SIM_SECTOR_COUNT, SIM_WRITE_UNIT, s->work, sizeof s->work,
                                  SIM_SEQ_BLOCK);
     if (rc) return rc;
-    const struct relais_fw_pillbox_ops ops = {
-        .send_cb = send_pack, .log_cb = log_line, .indicate_cb = indicate, .ctx = s};
+    const struct relais_fw_pillbox_ops ops = {.send_cb = send_pack,
+                                              .sign_cb = s->has_record_key ? sign_pack : NULL,
+                                              .log_cb = log_line,
+                                              .indicate_cb = indicate,
+                                              .ctx = s};
     rc = relais_fw_pillbox_init(&s->box, &s->log, &ops, s->o.device, s->o.resend_ms,
                                 s->o.resend_max_ms);
     if (rc) {

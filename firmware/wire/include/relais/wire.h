@@ -129,6 +129,31 @@ int relais_wire_ack_parse_cbor(const uint8_t *buf, size_t len, struct relais_wir
 #define RELAIS_CF_SENML_JSON 110 /* application/senml+json */
 #define RELAIS_CF_SENML_CBOR 112 /* application/senml+cbor */
 
+/* ---- record signatures (docs/contract.md "Signed dose records") ---- */
+
+/* A pack holding a dose record is signed by its device: HMAC-SHA256 under
+ * the device's 32-byte record key over the signature head (below) followed
+ * by the exact body bytes.  The SenML body itself is unchanged: the MAC
+ * travels beside it, as a CoAP option or an MQTT v5 user property. */
+#define RELAIS_WIRE_SIG_LEN           32
+#define RELAIS_WIRE_RECORD_KEY_LEN    32
+/* CoAP option (experimental range, elective, safe to forward, part of the
+ * cache key): the 32 MAC bytes, opaque. */
+#define RELAIS_WIRE_COAP_OPTION_SIG   65000
+/* MQTT v5 user property: the MAC as 64 lower-case hex digits. */
+#define RELAIS_WIRE_MQTT_SIG_PROPERTY "relais-sig"
+#define RELAIS_WIRE_SIG_CONTEXT       "relais-dose-v1"
+/* Longest head: context, device id, seq (20 digits) and three 0 bytes. */
+#define RELAIS_WIRE_SIG_HEAD_MAX      (sizeof RELAIS_WIRE_SIG_CONTEXT + RELAIS_WIRE_ID_MAX + 1 + 20 + 1)
+
+/* Writes the signature head, "relais-dose-v1" 0x00 {device} 0x00 {seq in
+ * decimal} 0x00, into buf (binary: it holds 0 bytes; no NUL is added).
+ * Binding the device and seq stops a signed body from being replayed under
+ * another seq or by another device.  Returns its length, or -1 when device is
+ * not a valid id, seq is above RELAIS_WIRE_SEQ_MAX or cap is too small
+ * (RELAIS_WIRE_SIG_HEAD_MAX always suffices). */
+int relais_wire_sig_head(uint8_t *buf, size_t cap, const char *device, uint64_t seq);
+
 /* ---- SenML (3.2) ---- */
 
 #define RELAIS_SENML_MAX_RECORDS 1024

@@ -32,6 +32,7 @@
 
 #include "relais/fw/ringlog.h"
 #include "relais/fw/senml_enc.h"
+#include "relais/wire.h"
 
 /* Most records in one pack (a lid cycle: open, doses, close, battery). */
 #define RELAIS_FW_PILLBOX_MAX_RECORDS 8
@@ -64,10 +65,20 @@ enum relais_fw_pillbox_log_level {
 
 struct relais_fw_pillbox_ops {
     /* The transport: sends pack seq (SenML CBOR, content-format 112) as a
-     * confirmable POST to /dev/{device}/up/{seq}, the body borrowed for the
-     * call.  Returns 0 when handed over, negative when the link cannot take
-     * it now (tried again after the first timeout). */
-    int (*send_cb)(void *ctx, uint64_t seq, const void *body, size_t len);
+     * confirmable POST to /dev/{device}/up/{seq} with its record signature
+     * sig (NULL: none), both borrowed for the call.  Returns 0 when handed over, negative when the
+     * link cannot take it now (tried again after the first timeout). */
+    int (*send_cb)(void *ctx, uint64_t seq, const void *body, size_t len, const uint8_t *sig);
+    /* The record signature seam (docs/firmware.md): the core has no crypto.
+     * Writes into mac the HMAC-SHA256, under the box's 32-byte record key,
+     * of head[0..head_len) (relais_wire_sig_head: context, device, seq)
+     * followed by body[0..len).  Returns 0, or negative when it cannot (the
+     * pack is not sent now; tried again after the first timeout).  send_cb
+     * then gets the MAC as sig (RELAIS_WIRE_SIG_LEN bytes, borrowed for the
+     * call), to carry in the CoAP option RELAIS_WIRE_COAP_OPTION_SIG.  NULL:
+     * packs go unsigned (sig NULL), and relaisd rejects any holding a dose. */
+    int (*sign_cb)(void *ctx, const uint8_t *head, size_t head_len, const void *body, size_t len,
+                   uint8_t mac[RELAIS_WIRE_SIG_LEN]);
     /* The log: one line, msg borrowed for the call. */
     void (*log_cb)(void *ctx, enum relais_fw_pillbox_log_level level, uint64_t seq,
                    const char *msg);
@@ -105,6 +116,7 @@ struct relais_fw_pillbox {
     size_t pending_len; /* > 0: an encoded pack the log had no room for yet */
     uint8_t pending[RELAIS_FW_PILLBOX_PACK_MAX];
     uint8_t pack[RELAIS_FW_PILLBOX_PACK_MAX]; /* a pack read back from the log */
+    uint8_t sig[RELAIS_WIRE_SIG_LEN];         /* its record signature */
     uint64_t cmd_after;                       /* the last command id carried out */
     bool reminding;                           /* LED and buzzer on */
     char remind_slot[RELAIS_FW_PILLBOX_SLOT_MAX + 1];
