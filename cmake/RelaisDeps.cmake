@@ -16,6 +16,13 @@ add_library(relais::mbedcrypto UNKNOWN IMPORTED)
 set_target_properties(relais::mbedcrypto PROPERTIES
   IMPORTED_LOCATION "${MBEDCRYPTO_LIBRARY}"
   INTERFACE_INCLUDE_DIRECTORIES "${MBEDTLS_INCLUDE_DIR}")
+# X.509 writing (relaisctl uplink csr)
+find_library(MBEDX509_LIBRARY mbedx509 REQUIRED)
+add_library(relais::mbedx509 UNKNOWN IMPORTED)
+set_target_properties(relais::mbedx509 PROPERTIES
+  IMPORTED_LOCATION "${MBEDX509_LIBRARY}"
+  INTERFACE_INCLUDE_DIRECTORIES "${MBEDTLS_INCLUDE_DIR}"
+  INTERFACE_LINK_LIBRARIES relais::mbedcrypto)
 
 if(RELAIS_TESTS)
   pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)

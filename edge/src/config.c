@@ -121,7 +121,8 @@ const struct relais_config_key relais_config_keys[] = {
     {"store", "quota_mb", RELAIS_CFG_UINT, "1024", 1, 1048576, OFF(store_quota_mb), RL, NULL,
      "Size the store may reach (database and WAL). Above it devices are told busy."},
     {"store", "key_file", RELAIS_CFG_PATH, "", 0, 0, OFF(store_key_file), 0, NULL,
-     "Key sealing patient data at rest; must not be readable by others."},
+     "The key sealing patient data at rest (64 hex digits, mode 0600); empty: "
+     "{data_dir}/store.key, made with a new store."},
     {"store", "commit_window_ms", RELAIS_CFG_UINT, "5", 0, 1000, OFF(store_commit_window_ms), RL,
      NULL, "Longest a pack waits for its group commit (and so for its ack)."},
     {"store", "commit_linger_us", RELAIS_CFG_UINT, "300", 0, 1000000, OFF(store_commit_linger_us),

@@ -16,6 +16,7 @@
 #include <mbedtls/md.h>
 #include <mbedtls/pkcs5.h>
 #include <mbedtls/entropy.h>
+#include <mbedtls/gcm.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/sha256.h>
 #include <mbedtls/version.h>
@@ -58,6 +59,66 @@ void relais_sha256(const void *data, size_t len, uint8_t out[RELAIS_SHA256_LEN])
     relais_sha256_init(&h);
     relais_sha256_update(&h, data, len);
     relais_sha256_finish(&h, out);
+}
+
+void relais_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
+                        uint8_t out[RELAIS_SHA256_LEN])
+{
+    /* cannot fail with SHA-256 and valid pointers */
+    (void)mbedtls_md_hmac(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), key, key_len, data, len,
+                          out);
+}
+
+int relais_ct_compare(const void *a, const void *b, size_t len)
+{
+    const volatile uint8_t *x = a, *y = b;
+    uint8_t d = 0;
+    for (size_t i = 0; i < len; i++)
+        d |= (uint8_t)(x[i] ^ y[i]);
+    return d != 0;
+}
+
+#define SEAL_VERSION 1
+#define SEAL_NONCE   12
+#define SEAL_TAG     16
+
+int relais_seal(const uint8_t key[RELAIS_SEAL_KEY_LEN], const void *aad, size_t aad_len,
+                const void *in, size_t len, uint8_t *out)
+{
+    out[0] = SEAL_VERSION;
+    if (relais_random_bytes(out + 1, SEAL_NONCE)) return RELAIS_EIO;
+    mbedtls_gcm_context g;
+    mbedtls_gcm_init(&g);
+    int rc = mbedtls_gcm_setkey(&g, MBEDTLS_CIPHER_ID_AES, key, 8 * RELAIS_SEAL_KEY_LEN);
+    if (!rc)
+        rc = mbedtls_gcm_crypt_and_tag(&g, MBEDTLS_GCM_ENCRYPT, len, out + 1, SEAL_NONCE, aad,
+                                       aad_len, in, out + 1 + SEAL_NONCE, SEAL_TAG,
+                                       out + 1 + SEAL_NONCE + len);
+    mbedtls_gcm_free(&g);
+    if (rc) {
+        log_error("crypto", "AES-GCM seal failed: -0x%04x", (unsigned)-rc);
+        return RELAIS_EIO;
+    }
+    return RELAIS_OK;
+}
+
+int relais_unseal(const uint8_t key[RELAIS_SEAL_KEY_LEN], const void *aad, size_t aad_len,
+                  const uint8_t *in, size_t len, uint8_t *out)
+{
+    if (len < RELAIS_SEAL_OVERHEAD || in[0] != SEAL_VERSION) return RELAIS_ECORRUPT;
+    size_t n = len - RELAIS_SEAL_OVERHEAD;
+    mbedtls_gcm_context g;
+    mbedtls_gcm_init(&g);
+    int rc = mbedtls_gcm_setkey(&g, MBEDTLS_CIPHER_ID_AES, key, 8 * RELAIS_SEAL_KEY_LEN);
+    if (!rc)
+        rc = mbedtls_gcm_auth_decrypt(&g, n, in + 1, SEAL_NONCE, aad, aad_len,
+                                      in + 1 + SEAL_NONCE + n, SEAL_TAG, in + 1 + SEAL_NONCE, out);
+    mbedtls_gcm_free(&g);
+    if (rc) {
+        if (n) relais_zeroize(out, n);
+        return RELAIS_ECORRUPT;
+    }
+    return RELAIS_OK;
 }
 
 /* One DRBG for the process (relaisd and its tools are single-threaded). */

@@ -84,6 +84,7 @@ struct daemon {
     char client_id[64];
     char socket_path[4096];
     char db_path[4096];
+    uint64_t tampered_audited; /* sealed records that failed, audited so far */
 };
 
 /* ---- option mapping ---- */
@@ -353,9 +354,25 @@ static bool kernel_clock_unsynced(void)
 
 static void housekeep_soon(struct daemon *d);
 
+/* Sealed records that failed their check were logged and counted where they
+ * were read; here they reach the audit trail. */
+static void tamper_flush(struct daemon *d)
+{
+    if (relais_store_tampered(d->store) == d->tampered_audited) return;
+    int64_t now = relais_clock_wall_ms(relais_loop_clock(d->loop));
+    int rc = relais_store_begin(d->store);
+    if (!rc) rc = relais_store_tamper_flush(d->store, now);
+    if (!rc)
+        rc = relais_store_commit(d->store);
+    else
+        relais_store_rollback(d->store);
+    if (!rc) d->tampered_audited = relais_store_tampered(d->store);
+}
+
 static void rules_run(struct daemon *d)
 {
     relais_ingest_flush(d->ingest); /* commits the open batch: the store is the rules' now */
+    tamper_flush(d);
     relais_engine_set_condition(d->engine, RELAIS_RULE_STORE_BUSY, relais_store_busy(d->store),
                                 "the store is over its quota: devices are told busy");
     bool unsynced =
@@ -564,6 +581,8 @@ static json_t *ingest_json(const struct relais_ingest *ing)
 static json_t *forward_json(struct daemon *d);
 static int status_drop_cb(const char *reason, uint64_t n, void *ud);
 
+static json_t *audit_head_json(struct daemon *d);
+
 static json_t *status_json(struct daemon *d)
 {
     struct relais_mqtt_link_stats ls;
@@ -582,6 +601,12 @@ static json_t *status_json(struct daemon *d)
         "quota_bytes", (json_int_t)((uint64_t)d->cfg.store_quota_mb << 20), "over_quota",
         relais_store_over_quota(d->store), "busy", relais_store_busy(d->store), "nothing_to_evict",
         d->housekeep_nothing_left, "housekeeping_runs", (json_int_t)d->housekeep_runs);
+    char key_id[17] = "";
+    relais_store_key_id(d->store, key_id);
+    json_object_set_new(store, "key_id", json_string(key_id));
+    json_object_set_new(store, "audit", audit_head_json(d));
+    json_object_set_new(store, "sealed_failed",
+                        json_integer((json_int_t)relais_store_tampered(d->store)));
     json_t *drops = json_object();
     relais_store_foreach_drop(d->store, status_drop_cb, drops);
     json_object_set_new(store, "drops", drops);
@@ -648,6 +673,17 @@ static int status_drop_cb(const char *reason, uint64_t n, void *ud)
     return 0;
 }
 
+/* The audit trail's committed head: kept by the hospital with the status. */
+static json_t *audit_head_json(struct daemon *d)
+{
+    int64_t id;
+    uint8_t hash[RELAIS_SHA256_LEN];
+    char hex[2 * RELAIS_SHA256_LEN + 1];
+    relais_store_audit_head(d->store, &id, hash);
+    relais_hex(hash, sizeof hash, hex);
+    return json_pack("{s:I, s:s}", "last_id", (json_int_t)id, "head", hex);
+}
+
 /* The daemon's part of the retained status message (DESIGN 4). */
 static json_t *hospital_status(void *ud)
 {
@@ -668,10 +704,10 @@ static json_t *hospital_status(void *ud)
             json_object_set_new(drops, key, json_integer((json_int_t)c->rejected_by[r]));
         }
     uint64_t uptime = (relais_loop_now_ms(d->loop) - d->started_mono_ms) / 1000;
-    return json_pack("{s:s, s:I, s:o, s:o, s:{s:b, s:b}, s:o}", "version", RELAIS_VERSION,
+    return json_pack("{s:s, s:I, s:o, s:o, s:{s:b, s:b}, s:o, s:o}", "version", RELAIS_VERSION,
                      "uptime_s", (json_int_t)uptime, "devices", sd.arr, "drops", drops, "clock",
                      "synced", !d->clock_unsynced, "test_clock", d->test_clock, "careplan",
-                     plan ? json_integer(plan->version) : json_null());
+                     plan ? json_integer(plan->version) : json_null(), "audit", audit_head_json(d));
 }
 
 static void hospital_intake(void *ud)
@@ -1159,7 +1195,14 @@ int relais_daemon_run(const char *config_path, struct relais_config *cfg,
     /* the control socket first: it refuses to start a second relaisd on this data dir */
     if ((rc = relais_control_open(&d.control, d.loop, d.socket_path, control_cb, &d))) goto out;
     const struct relais_store_opts so = {.quota_bytes = (uint64_t)d.cfg.store_quota_mb << 20};
-    if ((rc = relais_store_open(&d.store, d.db_path, &so))) goto out;
+    /* patient data is sealed at rest: the key file given, or the data
+     * directory's own, made with the store */
+    char key_path[4096];
+    if (d.cfg.store_key_file && d.cfg.store_key_file[0])
+        snprintf(key_path, sizeof key_path, "%s", d.cfg.store_key_file);
+    else
+        snprintf(key_path, sizeof key_path, "%s/store.key", d.cfg.data_dir);
+    if ((rc = relais_store_open_keyed(&d.store, d.db_path, key_path, true, &so))) goto out;
     if ((rc = signals_open(&d))) goto out;
     struct relais_ingest_opts io;
     ingest_opts(&d.cfg, &io);

@@ -114,5 +114,19 @@ int relais_dir_ensure(const char *path, unsigned mode)
         log_error("fs", "%s is writable by others: refusing it", tmp);
         return RELAIS_EPERM;
     }
+    /* an existing directory wider than asked: tightened when it is ours
+     * (the store, its key and the control socket live there), else refused */
+    if ((st.st_mode & 0777 & ~(mode_t)mode) != 0) {
+        if (st.st_uid != geteuid()) {
+            log_error("fs", "%s (mode %04o) is open to others and not ours: refusing it", tmp,
+                      (unsigned)(st.st_mode & 07777));
+            return RELAIS_EPERM;
+        }
+        if (chmod(tmp, (mode_t)mode) != 0) {
+            log_error("fs", "cannot chmod %s to %04o: %s", tmp, mode, strerror(errno));
+            return RELAIS_EIO;
+        }
+        log_warn("fs", "%s was mode %04o: now %04o", tmp, (unsigned)(st.st_mode & 07777), mode);
+    }
     return RELAIS_OK;
 }

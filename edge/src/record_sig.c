@@ -42,15 +42,6 @@ out:
 }
 
 /* 0 when a and b are equal; the time does not depend on where they differ. */
-static int ct_compare(const uint8_t *a, const uint8_t *b, size_t len)
-{
-    const volatile uint8_t *x = a, *y = b;
-    uint8_t d = 0;
-    for (size_t i = 0; i < len; i++)
-        d |= (uint8_t)(x[i] ^ y[i]);
-    return d != 0;
-}
-
 int relais_record_sig_verify(const uint8_t key[RELAIS_WIRE_RECORD_KEY_LEN], const char *device,
                              uint64_t seq, const uint8_t *body, size_t len, const uint8_t *sig,
                              size_t sig_len)
@@ -58,7 +49,7 @@ int relais_record_sig_verify(const uint8_t key[RELAIS_WIRE_RECORD_KEY_LEN], cons
     uint8_t mac[RELAIS_WIRE_SIG_LEN];
     if (!sig || sig_len != RELAIS_WIRE_SIG_LEN) return RELAIS_EINVAL;
     int rc = relais_record_sig_compute(key, device, seq, body, len, mac);
-    if (rc == RELAIS_OK && ct_compare(mac, sig, sizeof mac) != 0) rc = RELAIS_EPERM;
+    if (rc == RELAIS_OK && relais_ct_compare(mac, sig, sizeof mac) != 0) rc = RELAIS_EPERM;
     relais_zeroize(mac, sizeof mac);
     return rc;
 }

@@ -196,6 +196,9 @@ static const char *const migrations[STORE_SCHEMA_VERSION] = {
      *    kept for later proof) and each pill box's record-signing key */
     ("ALTER TABLE packs ADD COLUMN sig BLOB;"
      "ALTER TABLE devices ADD COLUMN record_key BLOB;"),
+    /* 7: patient data sealed at rest (store_seal.c): the readings' table
+     *    rebuilt, the other sealed columns sealed in place */
+    store__seal_migration,
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
@@ -206,9 +209,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_PACK_INSERT] = "INSERT INTO packs(device, seq, body_hash, body, format, transport,"
                        " received_ms, records, flags, sig)"
                        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    [ST_READING_INSERT] = "INSERT INTO readings(pack_id, idx, metric, unit, kind, v, vs, vb, vd,"
-                          " sum, t, t_src, ut)"
-                          " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    [ST_READING_INSERT] = "INSERT INTO readings(pack_id, idx, lane, evictable, mtag, t, t_src,"
+                          " sealed) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [ST_REJECT_INSERT] = "INSERT INTO rejects(at_ms, transport, device, seq, reason, detail,"
                          " body_len, body) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [ST_AUDIT_INSERT] = "INSERT INTO audit(id, at_ms, kind, subject, detail, prev_hash, hash)"
@@ -314,6 +316,8 @@ static void store_free(struct relais_store *st)
     free(st->seq_cache);
     free(st->bound);
     free(st->path);
+    store__scratch_free(st);
+    relais_zeroize(&st->key, sizeof st->key);
     free(st);
 }
 
@@ -414,8 +418,10 @@ static int pragmas(struct relais_store *st)
         log_error("store", "cannot put %s in WAL mode", st->path);
         return RELAIS_ESTORE;
     }
+    /* secure_delete: a deleted or re-sealed record leaves no clear copy in
+     * the file's free pages */
     if ((rc = exec(st->db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
-                           " PRAGMA journal_size_limit = 67108864")))
+                           " PRAGMA journal_size_limit = 67108864; PRAGMA secure_delete = ON")))
         return rc;
     return RELAIS_OK;
 }
@@ -451,13 +457,22 @@ static int open_once(struct relais_store *st)
     if (rc) return rc;
     if (!st->readonly && (rc = quick_check(st->db))) return rc;
     if ((rc = pragmas(st))) return rc;
+    if ((rc = store__seal_functions(st))) return rc;
     if (st->readonly) {
         int v;
         if ((rc = store__schema_version(st->db, &v))) return rc;
         if (v > STORE_SCHEMA_VERSION) return RELAIS_EVERSION;
-        return RELAIS_OK;
+        return v >= 7 ? store__key_check(st) : RELAIS_OK;
     }
+    int version;
+    if ((rc = store__schema_version(st->db, &version))) return rc;
+    if (version < 7 && !st->key.set) {
+        log_error("store", "no store key: relaisd does not keep patient data in clear");
+        return RELAIS_EPERM;
+    }
+    if (version >= 7 && (rc = store__key_check(st))) return rc; /* before touching it */
     if ((rc = store__migrate(st->db, STORE_SCHEMA_VERSION))) return rc;
+    if ((rc = store__key_check(st))) return rc;
     for (int i = 0; i < ST_COUNT; i++) {
         int src = sqlite3_prepare_v3(st->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
                                      &st->stmt[i], NULL);
@@ -484,6 +499,7 @@ int relais_store_open(struct relais_store **out, const char *path,
     }
     st->readonly = opts && opts->readonly;
     st->quota = opts ? opts->quota_bytes : 0;
+    if (opts && opts->key) store__keys_derive(opts->key, &st->key);
     int rc = open_once(st);
     if (rc == RELAIS_ECORRUPT && !st->readonly) {
         for (int i = 0; i < ST_COUNT; i++) {
@@ -693,7 +709,7 @@ int relais_store_put_pack(struct relais_store *st, const struct relais_pack *pac
 
     if ((rc = txn_alive(st))) return rc;
     if (pack->seq > (uint64_t)INT64_MAX) return RELAIS_ERANGE; /* SQLite integers are signed */
-    relais_sha256(body, len, hash);
+    store__body_hash(&st->key, body, len, hash);
 
     /* dedup on (device, seq): same body -> duplicate; another body -> flagged */
     struct store_seq_entry *se;
@@ -722,7 +738,16 @@ int relais_store_put_pack(struct relais_store *st, const struct relais_pack *pac
     sqlite3_bind_text(s, 1, pack->device, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, (sqlite3_int64)pack->seq);
     sqlite3_bind_blob(s, 3, hash, sizeof hash, SQLITE_STATIC);
-    sqlite3_bind_blob(s, 4, body, (int)len, SQLITE_STATIC);
+    struct store_aad a;
+    store__aad_init(&a, "packs.body");
+    store__aad_str(&a, pack->device);
+    store__aad_int(&a, (int64_t)pack->seq);
+    store__aad_int(&a, received_ms);
+    if ((rc = store__seal_bind(st, s, 4, &a, body, len))) {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+        return rc;
+    }
     sqlite3_bind_int(s, 5, pack->format);
     sqlite3_bind_int(s, 6, transport);
     sqlite3_bind_int64(s, 7, received_ms);
@@ -741,26 +766,28 @@ int relais_store_put_pack(struct relais_store *st, const struct relais_pack *pac
     s = st->stmt[ST_READING_INSERT];
     for (size_t i = 0; i < pack->count; i++) {
         const struct relais_reading *r = &pack->readings[i];
+        uint8_t clear[1024], tag[STORE_MTAG_LEN];
+        uint8_t *pt = clear;
+        size_t need = store__reading_encode(r, NULL, 0);
+        if (need > sizeof clear && !(pt = malloc(need))) return RELAIS_ENOMEM;
+        size_t n = store__reading_encode(r, pt, need);
+        store__reading_aad(&a, pack_id, (int)i, r->time, (int)r->time_source);
+        rc = store__seal_bind(st, s, 8, &a, pt, n);
+        relais_zeroize(pt, n);
+        if (pt != clear) free(pt);
+        if (rc) {
+            sqlite3_reset(s);
+            sqlite3_clear_bindings(s);
+            return rc;
+        }
+        store__metric_tag(&st->key, r->metric, tag);
         sqlite3_bind_int64(s, 1, pack_id);
         sqlite3_bind_int(s, 2, (int)i);
-        sqlite3_bind_text(s, 3, r->metric, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 4, r->unit, -1, SQLITE_STATIC);
-        sqlite3_bind_int(s, 5, r->kind);
-        switch (r->kind) {
-        case RELAIS_READING_NUMBER: sqlite3_bind_double(s, 6, r->value); break;
-        case RELAIS_READING_STRING:
-            sqlite3_bind_text(s, 7, r->str, (int)r->len, SQLITE_STATIC);
-            break;
-        case RELAIS_READING_BOOL: sqlite3_bind_int(s, 8, r->boolean); break;
-        case RELAIS_READING_DATA:
-            sqlite3_bind_blob(s, 9, r->data, (int)r->len, SQLITE_STATIC);
-            break;
-        case RELAIS_READING_SUM_ONLY: break;
-        }
-        if (r->has_sum) sqlite3_bind_double(s, 10, r->sum);
-        sqlite3_bind_double(s, 11, r->time);
-        sqlite3_bind_int(s, 12, r->time_source);
-        if (r->has_update_time) sqlite3_bind_double(s, 13, r->update_time);
+        sqlite3_bind_int(s, 3, relais_fhir_lane_of(r->metric));
+        sqlite3_bind_int(s, 4, store__evictable(r->metric));
+        sqlite3_bind_blob(s, 5, tag, sizeof tag, SQLITE_TRANSIENT);
+        sqlite3_bind_double(s, 6, r->time);
+        sqlite3_bind_int(s, 7, r->time_source);
         if ((rc = step_done(st, ST_READING_INSERT, "reading insert"))) return rc;
     }
     if (seen) {
@@ -795,7 +822,7 @@ int relais_store_is_duplicate(struct relais_store *st, const char *device, uint6
     uint8_t hash[RELAIS_SHA256_LEN];
     *dup = false;
     if (seq > (uint64_t)INT64_MAX) return RELAIS_ERANGE;
-    relais_sha256(body, len, hash);
+    store__body_hash(&st->key, body, len, hash);
     sqlite3_stmt *s = st->stmt[ST_DEDUP];
     sqlite3_bind_text(s, 1, device, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, (sqlite3_int64)seq);
@@ -819,10 +846,21 @@ int relais_store_put_reject(struct relais_store *st, const struct relais_reject_
     bind_text(s, 3, r->device);
     if (r->has_seq) sqlite3_bind_int64(s, 4, (sqlite3_int64)r->seq);
     sqlite3_bind_text(s, 5, r->reason, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 6, r->detail, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 7, (sqlite3_int64)r->len);
-    if (r->body && r->len <= RELAIS_SENML_MAX_BYTES)
-        sqlite3_bind_blob(s, 8, r->body, (int)r->len, SQLITE_STATIC);
+    /* the input may hold patient data, and its detail may quote it */
+    struct store_aad a;
+    store__reject_aad(&a, "rejects.detail", r->at_ms, r->transport, r->device, r->has_seq, r->seq);
+    rc = store__seal_bind_text(st, s, 6, &a, r->detail ? r->detail : "");
+    if (!rc && r->body && r->len <= RELAIS_SENML_MAX_BYTES) {
+        store__reject_aad(&a, "rejects.body", r->at_ms, r->transport, r->device, r->has_seq,
+                          r->seq);
+        rc = store__seal_bind(st, s, 8, &a, r->body, r->len);
+    }
+    if (rc) {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+        return rc;
+    }
     rc = step_done(st, ST_REJECT_INSERT, "reject insert");
     if (rc) return rc;
     char subject[64], detail[320];
@@ -871,6 +909,12 @@ void store__audit_hash(const uint8_t prev[RELAIS_SHA256_LEN], int64_t id, int64_
     hash_field(&h, subject);
     hash_field(&h, detail);
     relais_sha256_finish(&h, out);
+}
+
+void relais_store_audit_head(const struct relais_store *st, int64_t *id, uint8_t hash[32])
+{
+    *id = st->audit_id;
+    memcpy(hash, st->audit_hash, RELAIS_SHA256_LEN);
 }
 
 int relais_store_audit(struct relais_store *st, int64_t at_ms, const char *kind,

@@ -183,3 +183,19 @@ int relais_audit_verify(struct relais_store *st, struct relais_audit_report *out
     free(rows);
     return RELAIS_OK;
 }
+
+int relais_audit_row_hash(struct relais_store *st, int64_t id, uint8_t out[RELAIS_SHA256_LEN])
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(st->db, "SELECT hash FROM audit WHERE id = ?1", -1, &s, NULL);
+    if (rc != SQLITE_OK) return store__error(st->db, rc, "audit row");
+    sqlite3_bind_int64(s, 1, id);
+    rc = sqlite3_step(s);
+    int ret = RELAIS_ENOTFOUND;
+    if (rc == SQLITE_ROW)
+        ret = col_hash(s, 0, out) ? RELAIS_OK : RELAIS_ECORRUPT;
+    else if (rc != SQLITE_DONE)
+        ret = store__error(st->db, rc, "audit row");
+    sqlite3_finalize(s);
+    return ret;
+}

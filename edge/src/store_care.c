@@ -67,8 +67,8 @@ static const char *const care_sql[CS_COUNT] = {
                   " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
     [CS_LAST_PACK] = "SELECT coalesce(max(id), 0) FROM packs",
     [CS_NEW_READINGS] =
-        "SELECT p.id, p.device, p.flags, r.idx, r.metric, r.kind, r.v, r.vs, r.vb, r.t, r.t_src"
-        " FROM packs p LEFT JOIN readings r ON r.pack_id = p.id"
+        "SELECT p.id, p.device, p.flags, r.idx, r.lane, r.evictable, r.mtag, r.t, r.t_src,"
+        " r.sealed FROM packs p LEFT JOIN readings r ON r.pack_id = p.id"
         " WHERE p.id > ?1 AND p.id <= ?2 ORDER BY p.id, r.idx",
     [CS_ALERT_NEXT_NUMBER] = "SELECT coalesce(max(num), 0) + 1 FROM alerts",
     [CS_ALERT_INSERT] = "INSERT INTO alerts(num, " ALERT_COLUMNS ") VALUES(?20, ?1, ?2, ?3, ?4, ?5,"
@@ -162,11 +162,12 @@ static int write_done(struct relais_store *st, sqlite3_stmt *s, const char *what
 
 /* Runs a walk: cb for each row until it returns non-zero. */
 static int walk(struct relais_store *st, sqlite3_stmt *s, const char *what,
-                int (*row)(sqlite3_stmt *s, void *cb, void *ud), void *cb, void *ud)
+                int (*row)(struct relais_store *st, sqlite3_stmt *s, void *cb, void *ud), void *cb,
+                void *ud)
 {
     int rc, ret = RELAIS_OK;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if ((ret = row(s, cb, ud)) != 0) break;
+        if ((ret = row(st, s, cb, ud)) != 0) break;
     }
     if (ret == 0 && rc != SQLITE_DONE) ret = store__error(st->db, rc, what);
     sqlite3_reset(s);
@@ -180,13 +181,27 @@ static int walk(struct relais_store *st, sqlite3_stmt *s, const char *what,
 
 /* ---- care plans ---- */
 
+static void plan_aad(struct store_aad *a, int64_t version, const char *patient)
+{
+    store__aad_init(a, "careplans.body");
+    store__aad_int(a, version);
+    store__aad_str(a, patient);
+}
+
 int relais_store_plan_put(struct relais_store *st, int64_t version, const char *patient,
                           const char *body, const char *source, int64_t applied_ms)
 {
     PREP(st, CS_PLAN_PUT);
     sqlite3_bind_int64(s, 1, version);
     text(s, 2, patient);
-    text(s, 3, body);
+    struct store_aad a;
+    plan_aad(&a, version, patient);
+    int rc = store__seal_bind_text(st, s, 3, &a, body);
+    if (rc) {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+        return rc;
+    }
     text(s, 4, source);
     sqlite3_bind_int64(s, 5, applied_ms);
     return write_done(st, s, "care plan put");
@@ -201,10 +216,16 @@ int relais_store_plan_latest(struct relais_store *st, struct relais_stored_plan 
     if (rc == SQLITE_ROW) {
         out->version = sqlite3_column_int64(s, 0);
         col_copy(s, 1, out->patient, sizeof out->patient);
-        out->body = strdup(col_str(s, 2) ? col_str(s, 2) : "");
-        col_copy(s, 3, out->source, sizeof out->source);
-        out->applied_ms = sqlite3_column_int64(s, 4);
-        ret = out->body ? RELAIS_OK : RELAIS_ENOMEM;
+        struct store_aad a;
+        const char *body = NULL;
+        plan_aad(&a, out->version, col_str(s, 1));
+        ret = store__unseal_text(st, s, 2, &a, "care plan", &body);
+        if (!ret) {
+            out->body = strdup(body ? body : "");
+            col_copy(s, 3, out->source, sizeof out->source);
+            out->applied_ms = sqlite3_column_int64(s, 4);
+            ret = out->body ? RELAIS_OK : RELAIS_ENOMEM;
+        }
     } else if (rc != SQLITE_DONE) {
         ret = store__error(st->db, rc, "care plan latest");
     }
@@ -222,8 +243,15 @@ int relais_store_kv_get(struct relais_store *st, const char *key, char **value)
     int rc = sqlite3_step(s);
     int ret = RELAIS_ENOTFOUND;
     if (rc == SQLITE_ROW) {
-        *value = strdup(col_str(s, 0) ? col_str(s, 0) : "");
-        ret = *value ? RELAIS_OK : RELAIS_ENOMEM;
+        struct store_aad a;
+        const char *v = NULL;
+        store__aad_init(&a, "engine_kv.value");
+        store__aad_str(&a, key);
+        ret = store__unseal_text(st, s, 0, &a, "engine state", &v);
+        if (!ret) {
+            *value = strdup(v ? v : "");
+            ret = *value ? RELAIS_OK : RELAIS_ENOMEM;
+        }
     } else if (rc != SQLITE_DONE) {
         ret = store__error(st->db, rc, "kv get");
     }
@@ -236,7 +264,15 @@ int relais_store_kv_set(struct relais_store *st, const char *key, const char *va
 {
     PREP(st, CS_KV_SET);
     text(s, 1, key);
-    text(s, 2, value);
+    struct store_aad a;
+    store__aad_init(&a, "engine_kv.value");
+    store__aad_str(&a, key);
+    int rc = store__seal_bind_text(st, s, 2, &a, value);
+    if (rc) {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+        return rc;
+    }
     return write_done(st, s, "kv set");
 }
 
@@ -252,7 +288,7 @@ int relais_store_last_pack_id(struct relais_store *st, int64_t *out)
     return rc == SQLITE_ROW ? RELAIS_OK : store__error(st->db, rc, "last pack");
 }
 
-static int reading_row(sqlite3_stmt *s, void *cb, void *ud)
+static int reading_row(struct relais_store *st, sqlite3_stmt *s, void *cb, void *ud)
 {
     struct relais_engine_reading r;
     memset(&r, 0, sizeof r);
@@ -264,13 +300,20 @@ static int reading_row(sqlite3_stmt *s, void *cb, void *ud)
         r.metric = "";
     } else {
         r.idx = sqlite3_column_int(s, 3);
-        r.metric = col_str(s, 4);
-        r.kind = (enum relais_reading_kind)sqlite3_column_int(s, 5);
-        r.value = sqlite3_column_double(s, 6);
-        r.str = col_str(s, 7);
-        r.boolean = sqlite3_column_int(s, 8) != 0;
-        r.time = sqlite3_column_double(s, 9);
-        r.time_source = (enum relais_time_source)sqlite3_column_int(s, 10);
+        r.time = sqlite3_column_double(s, 7);
+        r.time_source = (enum relais_time_source)sqlite3_column_int(s, 8);
+        struct store_reading_clear c;
+        int rc = store__reading_unseal(st, s, 9, r.pack_id, r.idx, r.time, (int)r.time_source,
+                                       sqlite3_column_int(s, 4), sqlite3_column_int(s, 5),
+                                       sqlite3_column_blob(s, 6),
+                                       (size_t)sqlite3_column_bytes(s, 6), &c);
+        if (rc == RELAIS_ECORRUPT) return 0; /* reported; never judged */
+        if (rc) return rc;
+        r.metric = c.metric;
+        r.kind = c.kind;
+        r.value = c.value;
+        r.str = c.str;
+        r.boolean = c.boolean;
     }
     return ((int (*)(const struct relais_engine_reading *, void *))cb)(&r, ud);
 }
@@ -296,7 +339,13 @@ int relais_store_alert_next_number(struct relais_store *st, int64_t *out)
     return rc == SQLITE_ROW ? RELAIS_OK : store__error(st->db, rc, "alert number");
 }
 
-static void bind_alert(sqlite3_stmt *s, const struct relais_alert *a)
+static void evidence_aad(struct store_aad *x, const char *id)
+{
+    store__aad_init(x, "alerts.evidence");
+    store__aad_str(x, id);
+}
+
+static int bind_alert(struct relais_store *st, sqlite3_stmt *s, const struct relais_alert *a)
 {
     text(s, 1, a->id);
     text(s, 2, a->patient);
@@ -315,11 +364,23 @@ static void bind_alert(sqlite3_stmt *s, const struct relais_alert *a)
     sqlite3_bind_int(s, 15, a->renotified);
     ms_or_null(s, 16, a->next_ms);
     ms_or_null(s, 17, a->plan_version);
-    text(s, 18, a->evidence);
     sqlite3_bind_int64(s, 19, a->since_ms ? a->since_ms : a->raised_ms);
+    struct store_aad x;
+    evidence_aad(&x, a->id);
+    int rc = store__seal_bind_text(st, s, 18, &x, a->evidence);
+    if (rc) {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+    }
+    return rc;
 }
 
-static void row_alert(sqlite3_stmt *s, struct relais_alert *a)
+/* An alert whose sealed evidence fails its check keeps its state (it still
+ * reaches the team) and says so instead of the evidence. */
+static const char evidence_unreadable[] =
+    "{\"error\":\"the stored evidence failed its integrity check\"}";
+
+static void row_alert(struct relais_store *st, sqlite3_stmt *s, struct relais_alert *a)
 {
     memset(a, 0, sizeof *a);
     col_copy(s, 0, a->id, sizeof a->id);
@@ -339,7 +400,12 @@ static void row_alert(sqlite3_stmt *s, struct relais_alert *a)
     a->renotified = sqlite3_column_int(s, 14);
     a->next_ms = sqlite3_column_int64(s, 15);
     a->plan_version = sqlite3_column_int64(s, 16);
-    col_copy(s, 17, a->evidence, sizeof a->evidence);
+    struct store_aad x;
+    const char *ev = NULL;
+    evidence_aad(&x, a->id);
+    int rc = store__unseal_text(st, s, 17, &x, "alert evidence", &ev);
+    snprintf(a->evidence, sizeof a->evidence, "%s",
+             rc == RELAIS_OK ? (ev ? ev : "") : evidence_unreadable);
     a->since_ms = sqlite3_column_int64(s, 18);
 }
 
@@ -349,7 +415,8 @@ int relais_store_alert_insert(struct relais_store *st, const struct relais_alert
     const char *dash = strrchr(a->id, '-');
     if (!dash || sscanf(dash + 1, "%lld", &num) != 1 || num <= 0) return RELAIS_EINVAL;
     PREP(st, CS_ALERT_INSERT);
-    bind_alert(s, a);
+    int rc = bind_alert(st, s, a);
+    if (rc) return rc;
     sqlite3_bind_int64(s, 20, num);
     return write_done(st, s, "alert insert");
 }
@@ -357,8 +424,9 @@ int relais_store_alert_insert(struct relais_store *st, const struct relais_alert
 int relais_store_alert_update(struct relais_store *st, const struct relais_alert *a)
 {
     PREP(st, CS_ALERT_UPDATE);
-    bind_alert(s, a);
-    int rc = write_done(st, s, "alert update");
+    int rc = bind_alert(st, s, a);
+    if (rc) return rc;
+    rc = write_done(st, s, "alert update");
     if (rc == RELAIS_OK && sqlite3_changes(st->db) != 1) return RELAIS_ENOTFOUND;
     return rc;
 }
@@ -368,7 +436,7 @@ static int get_one_alert(struct relais_store *st, sqlite3_stmt *s, struct relais
     int rc = sqlite3_step(s);
     int ret = RELAIS_ENOTFOUND;
     if (rc == SQLITE_ROW) {
-        row_alert(s, out);
+        row_alert(st, s, out);
         ret = RELAIS_OK;
     } else if (rc != SQLITE_DONE) {
         ret = store__error(st->db, rc, "alert get");
@@ -426,7 +494,7 @@ int relais_store_foreach_alert(struct relais_store *st, const struct relais_aler
         return RELAIS_ENOMEM;
     }
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        row_alert(s, a);
+        row_alert(st, s, a);
         if ((ret = cb(a, ud)) != 0) break;
     }
     if (ret == 0 && rc != SQLITE_DONE) ret = store__error(st->db, rc, "alerts walk");
@@ -451,12 +519,19 @@ int relais_store_alert_event_add(struct relais_store *st, const struct relais_al
     text(s, 4, e->team);
     sqlite3_bind_int(s, 5, e->priority);
     text(s, 6, e->by);
-    text(s, 7, e->detail ? e->detail : "");
+    struct store_aad a;
+    store__event_aad(&a, e->alert, e->at_ms, e->event);
+    int rc = store__seal_bind_text(st, s, 7, &a, e->detail ? e->detail : "");
+    if (rc) {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+        return rc;
+    }
     sqlite3_bind_int(s, 8, e->notify);
     return write_done(st, s, "alert event");
 }
 
-static int event_row(sqlite3_stmt *s, void *cb, void *ud)
+static int event_row(struct relais_store *st, sqlite3_stmt *s, void *cb, void *ud)
 {
     struct relais_alert_event e = {
         .id = sqlite3_column_int64(s, 0),
@@ -466,10 +541,14 @@ static int event_row(sqlite3_stmt *s, void *cb, void *ud)
         .team = col_str(s, 4),
         .priority = sqlite3_column_int(s, 5),
         .by = col_str(s, 6),
-        .detail = col_str(s, 7),
+        .detail = NULL,
         .notify = sqlite3_column_int(s, 8) != 0,
         .delivered_ms = sqlite3_column_int64(s, 9),
     };
+    struct store_aad a;
+    store__event_aad(&a, e.alert, e.at_ms, e.event);
+    if (store__unseal_text(st, s, 7, &a, "alert event detail", &e.detail) != RELAIS_OK)
+        e.detail = "(the stored detail failed its integrity check)";
     return ((int (*)(const struct relais_alert_event *, void *))cb)(&e, ud);
 }
 
@@ -569,8 +648,9 @@ int relais_store_slot_get(struct relais_store *st, const char *patient, const ch
     return ret;
 }
 
-static int slot_row(sqlite3_stmt *s, void *cb, void *ud)
+static int slot_row(struct relais_store *st, sqlite3_stmt *s, void *cb, void *ud)
 {
+    (void)st;
     struct relais_slot_row r;
     row_slot(s, &r);
     return ((int (*)(const struct relais_slot_row *, void *))cb)(&r, ud);
@@ -590,6 +670,13 @@ int relais_store_foreach_slot(struct relais_store *st, const char *patient, int6
     return walk(st, s, "slots", slot_row, (void *)cb, ud);
 }
 
+static void dose_aad(struct store_aad *a, int64_t pack_id, int idx)
+{
+    store__aad_init(a, "dose_events.kind");
+    store__aad_int(a, pack_id);
+    store__aad_int(a, idx);
+}
+
 int relais_store_dose_event_add(struct relais_store *st, const struct relais_dose_event *e)
 {
     PREP(st, CS_DOSE_ADD);
@@ -600,11 +687,18 @@ int relais_store_dose_event_add(struct relais_store *st, const struct relais_dos
     sqlite3_bind_int64(s, 5, e->t_ms);
     text(s, 6, e->date);
     text(s, 7, e->slot_key);
-    text(s, 8, e->kind);
+    struct store_aad a;
+    dose_aad(&a, e->pack_id, e->idx);
+    int rc = store__seal_bind_text(st, s, 8, &a, e->kind);
+    if (rc) {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+        return rc;
+    }
     return write_done(st, s, "dose event");
 }
 
-static int dose_row(sqlite3_stmt *s, void *cb, void *ud)
+static int dose_row(struct relais_store *st, sqlite3_stmt *s, void *cb, void *ud)
 {
     struct relais_dose_event e = {
         .patient = col_str(s, 0),
@@ -614,8 +708,13 @@ static int dose_row(sqlite3_stmt *s, void *cb, void *ud)
         .t_ms = sqlite3_column_int64(s, 4),
         .date = col_str(s, 5),
         .slot_key = col_str(s, 6),
-        .kind = col_str(s, 7),
+        .kind = NULL,
     };
+    struct store_aad a;
+    dose_aad(&a, e.pack_id, e.idx);
+    int rc = store__unseal_text(st, s, 7, &a, "dose event", &e.kind);
+    if (rc == RELAIS_ECORRUPT) return 0; /* reported; never counted */
+    if (rc) return rc;
     return ((int (*)(const struct relais_dose_event *, void *))cb)(&e, ud);
 }
 
@@ -641,8 +740,9 @@ int relais_store_command_add(struct relais_store *st, const char *device, const 
     return write_done(st, s, "command add");
 }
 
-static int command_row(sqlite3_stmt *s, void *cb, void *ud)
+static int command_row(struct relais_store *st, sqlite3_stmt *s, void *cb, void *ud)
 {
+    (void)st;
     struct relais_command c = {
         .id = sqlite3_column_int64(s, 0),
         .device = col_str(s, 1),

@@ -2,8 +2,9 @@
 /*
  * The device registry's SQL: one row per device (id, kind, patient binding,
  * DTLS pre-shared key, record-signing key, creation and revocation times).
- * A revoked row keeps its history but loses its keys.  The database file is relaisd's alone
- * (0600); the keys are sealed at rest with the security work.
+ * A revoked row keeps its history but loses its keys.  Both keys are sealed
+ * at rest (store_seal.c), the device id as associated data: a read-only
+ * open without the store key sees the devices without their keys.
  */
 #include "store_internal.h"
 #include "relais/store_devices.h"
@@ -12,7 +13,34 @@
 #include <stdio.h>
 #include <string.h>
 
-static void row_to_device(sqlite3_stmt *s, struct relais_device *d)
+static void key_aad(struct store_aad *a, const char *column, const char *id)
+{
+    store__aad_init(a, column);
+    store__aad_str(a, id);
+}
+
+/* Opens the sealed key in column col into out (len bytes): false when there
+ * is none, no store key, or it fails its check (reported). */
+static bool key_col(struct relais_store *st, sqlite3_stmt *s, int col, const char *column,
+                    const char *id, uint8_t *out, size_t len)
+{
+    if (sqlite3_column_type(s, col) == SQLITE_NULL || !st->key.set) return false;
+    struct store_aad a;
+    key_aad(&a, column, id);
+    const uint8_t *p;
+    size_t n;
+    if (store__unseal_col(st, s, col, &a, column, &p, &n) != RELAIS_OK) return false;
+    if (n != len) {
+        store__tampered(st, &a, column);
+        store__scratch_wipe_last(st);
+        return false;
+    }
+    memcpy(out, p, len);
+    store__scratch_wipe_last(st);
+    return true;
+}
+
+static void row_to_device(struct relais_store *st, sqlite3_stmt *s, struct relais_device *d)
 {
     memset(d, 0, sizeof *d);
     snprintf(d->id, sizeof d->id, "%s", (const char *)sqlite3_column_text(s, 0));
@@ -21,10 +49,7 @@ static void row_to_device(sqlite3_stmt *s, struct relais_device *d)
     snprintf(d->patient, sizeof d->patient, "%s", patient ? (const char *)patient : "");
     d->created_ms = sqlite3_column_int64(s, 3);
     d->revoked_ms = sqlite3_column_type(s, 4) == SQLITE_NULL ? 0 : sqlite3_column_int64(s, 4);
-    if (sqlite3_column_bytes(s, 5) == RELAIS_PSK_LEN) {
-        memcpy(d->psk, sqlite3_column_blob(s, 5), RELAIS_PSK_LEN);
-        d->has_psk = true;
-    }
+    d->has_psk = key_col(st, s, 5, "devices.psk", d->id, d->psk, RELAIS_PSK_LEN);
 }
 
 #define DEVICE_COLUMNS "id, kind, patient, created_ms, revoked_ms, psk"
@@ -43,7 +68,14 @@ int relais_store_device_put(struct relais_store *st, const struct relais_device 
     if (d->patient[0]) sqlite3_bind_text(s, 3, d->patient, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 4, d->created_ms);
     if (d->revoked_ms) sqlite3_bind_int64(s, 5, d->revoked_ms);
-    if (d->has_psk) sqlite3_bind_blob(s, 6, d->psk, RELAIS_PSK_LEN, SQLITE_STATIC);
+    if (d->has_psk) {
+        struct store_aad a;
+        key_aad(&a, "devices.psk", d->id);
+        if ((rc = store__seal_bind(st, s, 6, &a, d->psk, RELAIS_PSK_LEN))) {
+            sqlite3_finalize(s);
+            return rc;
+        }
+    }
     rc = sqlite3_step(s);
     sqlite3_finalize(s);
     return rc == SQLITE_DONE ? RELAIS_OK : store__error(st->db, rc, "device put");
@@ -59,7 +91,7 @@ int relais_store_device_get(struct relais_store *st, const char *id, struct rela
     rc = sqlite3_step(s);
     int result = RELAIS_ENOTFOUND;
     if (rc == SQLITE_ROW) {
-        row_to_device(s, out);
+        row_to_device(st, s, out);
         result = RELAIS_OK;
     } else if (rc != SQLITE_DONE) {
         result = store__error(st->db, rc, "device get");
@@ -95,7 +127,7 @@ int relais_store_foreach_device(struct relais_store *st,
     if (rc != SQLITE_OK) return store__error(st->db, rc, "devices");
     struct relais_device d;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        row_to_device(s, &d);
+        row_to_device(st, s, &d);
         int stop = cb(&d, ud);
         relais_zeroize(&d, sizeof d);
         if (stop) {
@@ -117,7 +149,14 @@ int relais_store_device_record_key_set(struct relais_store *st, const char *id,
                                 NULL);
     if (rc != SQLITE_OK) return store__error(st->db, rc, "record key set");
     sqlite3_bind_text(s, 1, id, -1, SQLITE_TRANSIENT);
-    if (key) sqlite3_bind_blob(s, 2, key, RELAIS_WIRE_RECORD_KEY_LEN, SQLITE_STATIC);
+    if (key) {
+        struct store_aad a;
+        key_aad(&a, "devices.record_key", id);
+        if ((rc = store__seal_bind(st, s, 2, &a, key, RELAIS_WIRE_RECORD_KEY_LEN))) {
+            sqlite3_finalize(s);
+            return rc;
+        }
+    }
     rc = sqlite3_step(s);
     int changed = sqlite3_changes(st->db);
     sqlite3_finalize(s);
@@ -138,10 +177,8 @@ int relais_store_device_record_key_get(struct relais_store *st, const char *id,
     rc = sqlite3_step(s);
     int result = RELAIS_ENOTFOUND;
     if (rc == SQLITE_ROW) {
-        if (sqlite3_column_bytes(s, 0) == RELAIS_WIRE_RECORD_KEY_LEN) {
-            memcpy(key, sqlite3_column_blob(s, 0), RELAIS_WIRE_RECORD_KEY_LEN);
+        if (key_col(st, s, 0, "devices.record_key", id, key, RELAIS_WIRE_RECORD_KEY_LEN))
             result = RELAIS_OK;
-        }
     } else if (rc != SQLITE_DONE) {
         result = store__error(st->db, rc, "record key get");
     }

@@ -36,15 +36,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Readings that may be removed: not dose, not lid, not pro_* (symptoms). */
-#define EVICTABLE(col)       "(" col " NOT IN ('dose', 'lid') AND substr(" col ", 1, 4) <> 'pro_')"
-/* The outbox lane of a record, as relais_fhir_lane_of() (relais/fhir.h):
- * dose adherence (1), battery device (2), lid none (-1), the rest vitals (3). */
+/* Readings that may be removed: not dose, not lid, not pro_* (symptoms);
+ * the metric names are sealed, the store keeps this as a clear column
+ * (store__evictable), and the outbox lane (relais_fhir_lane_of()) too. */
+#define EVICTABLE(r)         "(" r "evictable = 1)"
 /* Readings downsampled in one chunk at most (the window query sorts them). */
 #define DOWNSAMPLE_CHUNK_MAX 8192
-
-#define LANE_OF(col)                                                                               \
-    "(CASE " col " WHEN 'dose' THEN 1 WHEN 'battery' THEN 2 WHEN 'lid' THEN -1 ELSE 3 END)"
 
 /* Slots 50..63 of the store's lazy statements are this file's. */
 enum evict_stmt {
@@ -74,18 +71,18 @@ static const char *const evict_sql[EV_END - EV_RETENTION_END] = {
     [EV_NEXT_PACK - EV_RETENTION_END] =
         "SELECT r.pack_id FROM readings r CROSS JOIN packs p ON p.id = r.pack_id"
         " WHERE r.pack_id < ?1 AND " EVICTABLE(
-            "r.metric") " AND +p.received_ms < ?2"
-                        " AND (?3 = 0 OR p.forwarded_ms IS NOT NULL) AND (?4 = 0 OR p.forwarded_ms "
-                        "IS NULL)"
-                        " AND (?5 = 0 OR (p.flags & 4) = 0)"
-                        " ORDER BY r.pack_id LIMIT 1",
+            "r.") " AND +p.received_ms < ?2"
+                  " AND (?3 = 0 OR p.forwarded_ms IS NOT NULL) AND (?4 = 0 OR p.forwarded_ms "
+                  "IS NULL)"
+                  " AND (?5 = 0 OR (p.flags & 4) = 0)"
+                  " ORDER BY r.pack_id LIMIT 1",
     [EV_DROP_VITALS - EV_RETENTION_END] =
         "DELETE FROM readings WHERE pack_id = ?1 AND idx IN (SELECT idx FROM readings"
-        " WHERE pack_id = ?1 AND " EVICTABLE("metric") " ORDER BY idx LIMIT ?2)",
+        " WHERE pack_id = ?1 AND " EVICTABLE("") " ORDER BY idx LIMIT ?2)",
     /* only the device and vitals lanes can lose records */
     [EV_OUTBOX_LANES - EV_RETENTION_END] =
         "DELETE FROM outbox WHERE kind = 1 AND ref = ?1 AND lane IN (2, 3) AND NOT EXISTS"
-        " (SELECT 1 FROM readings WHERE pack_id = ?1 AND " LANE_OF("metric") " = outbox.lane)",
+        " (SELECT 1 FROM readings WHERE pack_id = ?1 AND lane = outbox.lane)",
     [EV_PACK_EMPTY - EV_RETENTION_END] =
         "UPDATE packs SET body = zeroblob(0), flags = flags | 2 WHERE id = ?1"
         " AND NOT EXISTS (SELECT 1 FROM readings WHERE pack_id = ?1)",
@@ -95,12 +92,12 @@ static const char *const evict_sql[EV_END - EV_RETENTION_END] = {
      * metric, floor(t / step)) bucket; t is in seconds, ?3 in ms */
     [EV_DUPES - EV_RETENTION_END] =
         "SELECT pack_id, idx FROM (SELECT r.pack_id, r.idx, row_number() OVER"
-        " (PARTITION BY p.device, r.metric, CAST(r.t * 1000.0 / ?3 AS INTEGER)"
+        " (PARTITION BY p.device, r.mtag, CAST(r.t * 1000.0 / ?3 AS INTEGER)"
         "  ORDER BY r.t, r.pack_id, r.idx) AS n"
         " FROM packs p JOIN readings r ON r.pack_id = p.id"
         " WHERE p.id BETWEEN ?1 AND ?2 AND p.forwarded_ms IS NULL AND (p.flags & 4) = 0"
-        " AND " EVICTABLE("r.metric") ")"
-                                      " WHERE n > 1 ORDER BY pack_id, idx LIMIT ?4",
+        " AND " EVICTABLE("r.") ")"
+                                " WHERE n > 1 ORDER BY pack_id, idx LIMIT ?4",
     [EV_DELETE_ONE - EV_RETENTION_END] = "DELETE FROM readings WHERE pack_id = ?1 AND idx = ?2",
     [EV_MARK_DOWNSAMPLED - EV_RETENTION_END] =
         "UPDATE packs SET flags = flags | 4 WHERE id BETWEEN ?1 AND ?2 AND forwarded_ms IS NULL",

@@ -63,7 +63,7 @@ static const char *const sql_pack =
     "SELECT id, device, seq, format, transport, received_ms, records, flags, body_hash"
     " FROM packs WHERE id = ?1";
 static const char *const sql_pack_records =
-    "SELECT idx, metric, unit, kind, v, vs, vb, vd, sum, t, t_src, ut FROM readings"
+    "SELECT idx, lane, evictable, mtag, t, t_src, sealed FROM readings"
     " WHERE pack_id = ?1 ORDER BY idx";
 
 void relais_store_outbox_enable(struct relais_store *st, bool on)
@@ -270,8 +270,21 @@ int relais_store_outbox_dead(struct relais_store *st, int64_t id, const char *re
         sqlite3_bind_int(s, 7, r.attempts);
         sqlite3_bind_text(s, 8, reason, -1, SQLITE_STATIC);
         if (topic) sqlite3_bind_text(s, 9, topic, -1, SQLITE_STATIC);
-        if (body) sqlite3_bind_blob(s, 10, body, (int)len, SQLITE_STATIC);
-        rc = store__step_done(st, s, "dead letter");
+        if (body) {
+            struct store_aad a;
+            store__aad_init(&a, "dead_letters.body");
+            store__aad_int(&a, r.lane);
+            store__aad_int(&a, r.kind);
+            store__aad_int(&a, r.ref);
+            store__aad_str(&a, r.key);
+            rc = store__seal_bind(st, s, 10, &a, body, len);
+        }
+        if (!rc) {
+            rc = store__step_done(st, s, "dead letter");
+        } else {
+            sqlite3_reset(s);
+            sqlite3_clear_bindings(s);
+        }
     }
     if (!rc) {
         sqlite3_stmt *d = store__lazy(st, OS_DELETE, sql_delete);
@@ -398,16 +411,23 @@ int relais_store_pack_load(struct relais_store *st, int64_t pack_id,
     sqlite3_bind_int64(rs, 1, pack_id);
     while (!err && (rc = sqlite3_step(rs)) == SQLITE_ROW && n < cap) {
         struct relais_stored_reading *r = &recs[n];
-        const char *metric = (const char *)sqlite3_column_text(rs, 1);
-        size_t ml = (size_t)sqlite3_column_bytes(rs, 1);
-        const char *unit = (const char *)sqlite3_column_text(rs, 2);
-        size_t ul = (size_t)sqlite3_column_bytes(rs, 2);
-        r->kind = (enum relais_reading_kind)sqlite3_column_int(rs, 3);
-        const void *val = r->kind == RELAIS_READING_STRING
-                              ? (const void *)sqlite3_column_text(rs, 5)
-                              : sqlite3_column_blob(rs, 7);
-        size_t vl = r->kind == RELAIS_READING_STRING ? (size_t)sqlite3_column_bytes(rs, 5)
-                                                     : (size_t)sqlite3_column_bytes(rs, 7);
+        struct store_reading_clear c;
+        int idx = sqlite3_column_int(rs, 0);
+        double t = sqlite3_column_double(rs, 4);
+        int t_src = sqlite3_column_int(rs, 5);
+        int urc = store__reading_unseal(st, rs, 6, p.id, idx, t, t_src, sqlite3_column_int(rs, 1),
+                                        sqlite3_column_int(rs, 2), sqlite3_column_blob(rs, 3),
+                                        (size_t)sqlite3_column_bytes(rs, 3), &c);
+        if (urc == RELAIS_ECORRUPT) continue; /* reported; never forwarded */
+        if (urc) {
+            err = urc;
+            break;
+        }
+        const char *metric = c.metric, *unit = c.unit;
+        size_t ml = strlen(metric), ul = strlen(unit);
+        r->kind = c.kind;
+        const void *val = r->kind == RELAIS_READING_STRING ? (const void *)c.str : c.data;
+        size_t vl = r->kind == RELAIS_READING_STRING || r->kind == RELAIS_READING_DATA ? c.len : 0;
         char *b = malloc(ml + ul + vl + 3);
         if (!b) {
             err = RELAIS_ENOMEM;
@@ -424,20 +444,20 @@ int relais_store_pack_load(struct relais_store *st, int64_t pack_id,
         r->pack_id = p.id;
         r->device = p.device;
         r->seq = p.seq;
-        r->idx = sqlite3_column_int(rs, 0);
+        r->idx = idx;
         r->metric = b;
         r->unit = b + ml + 1;
-        r->value = sqlite3_column_double(rs, 4);
+        r->value = c.value;
         r->str = r->kind == RELAIS_READING_STRING ? v : NULL;
-        r->boolean = sqlite3_column_int(rs, 6) != 0;
+        r->boolean = c.boolean;
         r->data = r->kind == RELAIS_READING_DATA ? (const uint8_t *)v : NULL;
         r->len = vl;
-        r->has_sum = sqlite3_column_type(rs, 8) != SQLITE_NULL;
-        r->sum = sqlite3_column_double(rs, 8);
-        r->time = sqlite3_column_double(rs, 9);
-        r->time_source = (enum relais_time_source)sqlite3_column_int(rs, 10);
-        r->has_update_time = sqlite3_column_type(rs, 11) != SQLITE_NULL;
-        r->update_time = sqlite3_column_double(rs, 11);
+        r->has_sum = c.has_sum;
+        r->sum = c.sum;
+        r->time = t;
+        r->time_source = (enum relais_time_source)t_src;
+        r->has_update_time = c.has_update_time;
+        r->update_time = c.update_time;
         r->received_ms = p.received_ms;
         r->flags = p.flags;
     }
@@ -466,7 +486,7 @@ int relais_store_alert_event_load(struct relais_store *st, int64_t id,
     sqlite3_bind_int64(s, 1, id);
     int rc = sqlite3_step(s), err;
     if (rc == SQLITE_ROW) {
-        const struct relais_alert_event ev = {
+        struct relais_alert_event ev = {
             .id = id,
             .alert = (const char *)sqlite3_column_text(s, 0),
             .at_ms = sqlite3_column_int64(s, 1),
@@ -474,10 +494,14 @@ int relais_store_alert_event_load(struct relais_store *st, int64_t id,
             .team = (const char *)sqlite3_column_text(s, 3),
             .priority = sqlite3_column_int(s, 4),
             .by = (const char *)sqlite3_column_text(s, 5),
-            .detail = (const char *)sqlite3_column_text(s, 6),
+            .detail = NULL,
             .notify = sqlite3_column_int(s, 7) != 0,
             .delivered_ms = sqlite3_column_int64(s, 8),
         };
+        struct store_aad a;
+        store__event_aad(&a, ev.alert, ev.at_ms, ev.event);
+        if (store__unseal_text(st, s, 6, &a, "alert event detail", &ev.detail) != RELAIS_OK)
+            ev.detail = "(the stored detail failed its integrity check)";
         err = cb(&ev, ud);
     } else {
         err = rc == SQLITE_DONE ? RELAIS_ENOTFOUND : store__error(st->db, rc, "alert event");
@@ -506,15 +530,29 @@ int relais_store_device_last(struct relais_store *st, const char *device, int64_
     if (err) return err;
     /* the newest battery reading among the device's last 256 packs */
     s = store__lazy(st, OS_BATTERY,
-                    "SELECT r.v FROM (SELECT id FROM packs WHERE device = ?1"
+                    "SELECT r.pack_id, r.idx, r.lane, r.evictable, r.mtag, r.t, r.t_src, r.sealed"
+                    " FROM (SELECT id FROM packs WHERE device = ?1"
                     " ORDER BY id DESC LIMIT 256) p JOIN readings r ON r.pack_id = p.id"
-                    " WHERE r.metric = 'battery' AND r.v IS NOT NULL ORDER BY p.id DESC LIMIT 1");
+                    " WHERE r.mtag = ?2 ORDER BY p.id DESC, r.idx DESC");
     if (!s) return RELAIS_ESTORE;
+    uint8_t tag[STORE_MTAG_LEN];
+    store__metric_tag(&st->key, "battery", tag);
     sqlite3_bind_text(s, 1, device, -1, SQLITE_STATIC);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        *has_battery = true;
-        *battery = sqlite3_column_double(s, 0);
+    sqlite3_bind_blob(s, 2, tag, sizeof tag, SQLITE_STATIC);
+    /* the newest battery reading with a number that passes its check */
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct store_reading_clear c;
+        if (store__reading_unseal(st, s, 7, sqlite3_column_int64(s, 0), sqlite3_column_int(s, 1),
+                                  sqlite3_column_double(s, 5), sqlite3_column_int(s, 6),
+                                  sqlite3_column_int(s, 2), sqlite3_column_int(s, 3),
+                                  sqlite3_column_blob(s, 4), (size_t)sqlite3_column_bytes(s, 4),
+                                  &c) == RELAIS_OK &&
+            c.kind == RELAIS_READING_NUMBER) {
+            *has_battery = true;
+            *battery = c.value;
+            rc = SQLITE_ROW;
+            break;
+        }
     }
     err = rc == SQLITE_ROW || rc == SQLITE_DONE ? RELAIS_OK : store__error(st->db, rc, "battery");
     sqlite3_reset(s);

@@ -48,7 +48,7 @@ static int prepare_walk(struct relais_store *st, const char *base, const char *o
     if (f && f->device)
         w += (size_t)snprintf(where + w, sizeof where - w, "%s device = ?1", w ? " AND" : " WHERE");
     if (f && with_metric && f->metric)
-        w += (size_t)snprintf(where + w, sizeof where - w, "%s metric = ?2", w ? " AND" : " WHERE");
+        w += (size_t)snprintf(where + w, sizeof where - w, "%s mtag = ?2", w ? " AND" : " WHERE");
     if (f && with_flagged && f->flagged_only)
         w += (size_t)snprintf(where + w, sizeof where - w, "%s flags & 1", w ? " AND" : " WHERE");
     snprintf(sql, sizeof sql, "SELECT * FROM (%s%s ORDER BY %s LIMIT ?3) ORDER BY %s", base, where,
@@ -56,7 +56,12 @@ static int prepare_walk(struct relais_store *st, const char *base, const char *o
     int rc = sqlite3_prepare_v2(st->db, sql, -1, out, NULL);
     if (rc != SQLITE_OK) return store__error(st->db, rc, "query");
     if (f && f->device) sqlite3_bind_text(*out, 1, f->device, -1, SQLITE_TRANSIENT);
-    if (f && with_metric && f->metric) sqlite3_bind_text(*out, 2, f->metric, -1, SQLITE_TRANSIENT);
+    if (f && with_metric && f->metric) {
+        /* metric names are sealed: their keyed tags are compared */
+        uint8_t tag[STORE_MTAG_LEN];
+        store__metric_tag(&st->key, f->metric, tag);
+        sqlite3_bind_blob(*out, 2, tag, sizeof tag, SQLITE_TRANSIENT);
+    }
     sqlite3_bind_int64(*out, 3, f && f->limit > 0 ? f->limit : -1);
     return RELAIS_OK;
 }
@@ -68,8 +73,8 @@ int relais_store_foreach_reading(struct relais_store *st, const struct relais_st
     sqlite3_stmt *s = NULL;
     int rc = prepare_walk(st,
                           "SELECT r.pack_id AS pack_id, r.idx AS idx, p.device AS device, p.seq,"
-                          " r.metric AS metric, r.unit, r.kind, r.v, r.vs, r.vb, r.vd, r.sum,"
-                          " r.t, r.t_src, p.received_ms, p.flags, r.ut"
+                          " r.mtag AS mtag, r.lane, r.evictable, r.sealed,"
+                          " r.t, r.t_src, p.received_ms, p.flags"
                           " FROM readings r JOIN packs p ON p.id = r.pack_id",
                           "pack_id DESC, idx DESC", "pack_id, idx", f, true, false, &s);
     if (rc) return rc;
@@ -80,23 +85,38 @@ int relais_store_foreach_reading(struct relais_store *st, const struct relais_st
         r.idx = sqlite3_column_int(s, 1);
         r.device = (const char *)sqlite3_column_text(s, 2);
         r.seq = (uint64_t)sqlite3_column_int64(s, 3);
-        r.metric = (const char *)sqlite3_column_text(s, 4);
-        r.unit = (const char *)sqlite3_column_text(s, 5);
-        r.kind = (enum relais_reading_kind)sqlite3_column_int(s, 6);
-        r.value = sqlite3_column_double(s, 7);
-        r.str = (const char *)sqlite3_column_text(s, 8);
-        r.boolean = sqlite3_column_int(s, 9) != 0;
-        r.data = sqlite3_column_blob(s, 10);
-        r.len = r.kind == RELAIS_READING_STRING ? (size_t)sqlite3_column_bytes(s, 8)
-                                                : (size_t)sqlite3_column_bytes(s, 10);
-        r.has_sum = sqlite3_column_type(s, 11) != SQLITE_NULL;
-        r.sum = sqlite3_column_double(s, 11);
-        r.time = sqlite3_column_double(s, 12);
-        r.time_source = (enum relais_time_source)sqlite3_column_int(s, 13);
-        r.received_ms = sqlite3_column_int64(s, 14);
-        r.flags = sqlite3_column_int(s, 15);
-        r.has_update_time = sqlite3_column_type(s, 16) != SQLITE_NULL;
-        r.update_time = sqlite3_column_double(s, 16);
+        r.time = sqlite3_column_double(s, 8);
+        r.time_source = (enum relais_time_source)sqlite3_column_int(s, 9);
+        r.received_ms = sqlite3_column_int64(s, 10);
+        r.flags = sqlite3_column_int(s, 11);
+        struct store_reading_clear c;
+        int urc = store__reading_unseal(st, s, 7, r.pack_id, r.idx, r.time, (int)r.time_source,
+                                        sqlite3_column_int(s, 5), sqlite3_column_int(s, 6),
+                                        sqlite3_column_blob(s, 4),
+                                        (size_t)sqlite3_column_bytes(s, 4), &c);
+        if (urc == RELAIS_ECORRUPT) {
+            /* reported (logged, counted): shown as what it is, never as data */
+            r.metric = "?";
+            r.unit = "";
+            r.kind = RELAIS_READING_SUM_ONLY;
+            r.tampered = true;
+        } else if (urc) {
+            sqlite3_finalize(s);
+            return urc;
+        } else {
+            r.metric = c.metric;
+            r.unit = c.unit;
+            r.kind = c.kind;
+            r.value = c.value;
+            r.str = c.str;
+            r.boolean = c.boolean;
+            r.data = c.data;
+            r.len = c.len;
+            r.has_sum = c.has_sum;
+            r.sum = c.sum;
+            r.has_update_time = c.has_update_time;
+            r.update_time = c.update_time;
+        }
         int stop = cb(&r, ud);
         if (stop) {
             sqlite3_finalize(s);
@@ -157,7 +177,16 @@ int relais_store_foreach_reject(struct relais_store *st, const struct relais_sto
         r.has_seq = sqlite3_column_type(s, 4) != SQLITE_NULL;
         r.seq = (uint64_t)sqlite3_column_int64(s, 4);
         r.reason = (const char *)sqlite3_column_text(s, 5);
-        r.detail = (const char *)sqlite3_column_text(s, 6);
+        struct store_aad a;
+        store__reject_aad(&a, "rejects.detail", r.at_ms, (int)r.transport, r.device, r.has_seq,
+                          r.seq);
+        int urc = store__unseal_text(st, s, 6, &a, "reject detail", &r.detail);
+        if (urc == RELAIS_ECORRUPT) {
+            r.detail = "(the stored detail failed its integrity check)";
+        } else if (urc) {
+            sqlite3_finalize(s);
+            return urc;
+        }
         r.len = (size_t)sqlite3_column_int64(s, 7);
         int stop = cb(&r, ud);
         if (stop) {

@@ -50,6 +50,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* mkdtemp */
 #endif
+#include "../unit/test_store_key.h"
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -548,7 +549,7 @@ static bool start(struct run *r, uint32_t max_packs)
         CHECK(r, false, "loop create");
         return false;
     }
-    if (relais_store_open(&r->store, r->path, NULL) != RELAIS_OK) {
+    if (relais_store_open(&r->store, r->path, test_store_opts()) != RELAIS_OK) {
         r->open_failed = true;
         return false;
     }
@@ -719,7 +720,7 @@ static void verify(struct run *r)
     struct relais_store *st = NULL;
 
     CHECK(r, count_files_with(r->dir, ".corrupt-") == 0, "a store was moved aside as corrupt");
-    int rc = relais_store_open(&st, r->path, NULL);
+    int rc = relais_store_open(&st, r->path, test_store_opts());
     CHECK(r, rc == RELAIS_OK, "reopen without faults: %s", relais_strerror(rc));
     if (rc != RELAIS_OK) return;
     CHECK(r, count_files_with(r->dir, ".corrupt-") == 0, "reopen moved the store aside as corrupt");
@@ -744,15 +745,30 @@ static void verify(struct run *r)
                        " (SELECT count(*) FROM readings WHERE pack_id = p.id),"
                        " (SELECT coalesce(max(idx), -1) FROM readings WHERE pack_id = p.id),"
                        " (SELECT count(*) FROM packs q WHERE q.device = p.device AND"
-                       "  q.seq = p.seq AND q.id < p.id)"
+                       "  q.seq = p.seq AND q.id < p.id), p.received_ms"
                        " FROM packs p ORDER BY p.id",
                        -1, &s, NULL);
     while (s && sqlite3_step(s) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(s, 0);
         const char *device = (const char *)sqlite3_column_text(s, 1);
         uint64_t seq = (uint64_t)sqlite3_column_int64(s, 2);
-        const void *body = sqlite3_column_blob(s, 3);
-        size_t len = (size_t)sqlite3_column_bytes(s, 3);
+        /* the body is sealed: opened with the test's key and the row's key */
+        struct store_keys keys;
+        store__keys_derive(test_store_key(), &keys);
+        struct store_aad aad;
+        store__aad_init(&aad, "packs.body");
+        store__aad_str(&aad, device);
+        store__aad_int(&aad, (int64_t)seq);
+        store__aad_int(&aad, sqlite3_column_int64(s, 10));
+        size_t sealed_len = (size_t)sqlite3_column_bytes(s, 3);
+        static uint8_t clear[BODY_MAX + RELAIS_SEAL_OVERHEAD];
+        size_t len = sealed_len >= RELAIS_SEAL_OVERHEAD ? sealed_len - RELAIS_SEAL_OVERHEAD : 0;
+        const void *body = clear;
+        CHECK(r,
+              sealed_len >= RELAIS_SEAL_OVERHEAD && len <= BODY_MAX &&
+                  relais_unseal(keys.seal, aad.b, aad.n, sqlite3_column_blob(s, 3), sealed_len,
+                                clear) == RELAIS_OK,
+              "pack %lld: its sealed body does not open", (long long)sqlite3_column_int64(s, 0));
         uint8_t hash[RELAIS_SHA256_LEN];
         int records = sqlite3_column_int(s, 5), flags = sqlite3_column_int(s, 6);
         int nread = sqlite3_column_int(s, 7), maxidx = sqlite3_column_int(s, 8);
@@ -762,7 +778,7 @@ static void verify(struct run *r)
         const struct sent *snt = sent_of_body(r, device, seq, body, len);
         CHECK(r, snt != NULL, "pack %lld (%s/%llu) is not a body that was sent", (long long)id,
               device, (unsigned long long)seq);
-        relais_sha256(body, len, hash);
+        store__body_hash(&keys, body, len, hash);
         CHECK(r,
               sqlite3_column_bytes(s, 4) == RELAIS_SHA256_LEN &&
                   memcmp(sqlite3_column_blob(s, 4), hash, sizeof hash) == 0,
@@ -797,19 +813,25 @@ static void verify(struct run *r)
         if (snt->status == RELAIS_WIRE_ACK_REJECTED) {
             sqlite3_prepare_v2(db,
                                "SELECT count(*) FROM rejects WHERE device = ?1 AND seq = ?2"
-                               " AND body = ?3",
+                               " AND body_len = ?4",
                                -1, &q, NULL);
         } else {
             CHECK(r, snt->records == (uint32_t)records_of(snt), "%s/%llu acked %u records",
                   snt->device, (unsigned long long)snt->seq, snt->records);
             sqlite3_prepare_v2(db,
                                "SELECT count(*) FROM packs WHERE device = ?1 AND seq = ?2"
-                               " AND body = ?3",
+                               " AND body_hash = ?3",
                                -1, &q, NULL);
         }
         sqlite3_bind_text(q, 1, snt->device, -1, SQLITE_STATIC);
         sqlite3_bind_int64(q, 2, (sqlite3_int64)snt->seq);
-        sqlite3_bind_blob(q, 3, buf, (int)len, SQLITE_STATIC);
+        /* bodies are sealed: a pack by its keyed hash, a reject by its length */
+        struct store_keys keys;
+        uint8_t hash[RELAIS_SHA256_LEN];
+        store__keys_derive(test_store_key(), &keys);
+        store__body_hash(&keys, (const uint8_t *)buf, len, hash);
+        sqlite3_bind_blob(q, 3, hash, sizeof hash, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(q, 4, (sqlite3_int64)len);
         int64_t n = q && sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int64(q, 0) : -1;
         sqlite3_finalize(q);
         if (snt->status == RELAIS_WIRE_ACK_REJECTED)

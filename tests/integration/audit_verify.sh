@@ -65,4 +65,32 @@ restore
 
 verify
 rl_expect_eq "restored: exit" "$RC" 0
+
+# the head kept elsewhere (relaisd sends it to the hospital in its status):
+# rows cut off at the end, or a chain recomputed whole, show only against it
+HEAD=$(rl_ctl --json audit verify | jq -r '"\(.last_id):\(.head)"')
+OUT=$(rl_ctl --head "$HEAD" audit verify) || rl_fail "the head's own trail is not intact"
+rl_expect_match "against its head" "$OUT" "against row $N: matches the head kept elsewhere"
+db "DELETE FROM audit WHERE id = $N"
+verify
+rl_expect_eq "cut off, without the head: not seen (exit)" "$RC" 0
+RC=0
+OUT=$(rl_ctl --head "$HEAD" audit verify 2>&1) || RC=$?
+rl_expect_eq "cut off, against the head: exit" "$RC" 4
+rl_expect_match "cut off, against the head" "$OUT" "against row $N: cut off"
+restore
+# the last row's hash replaced (the chain check sees it too; a chain
+# recomputed whole would pass it, not the head)
+db "UPDATE audit SET hash = randomblob(32) WHERE id = $N"
+verify
+rl_expect_eq "rewritten last row, without the head: exit" "$RC" 4
+RC=0
+OUT=$(rl_ctl --json --head "$HEAD" audit verify 2>&1) || RC=$?
+rl_expect_eq "rewritten, against the head: exit" "$RC" 4
+rl_expect_eq "rewritten, against the head: verdict" "$(jq -r .against_head.verdict <<<"$OUT")" \
+    "rewritten: the row of the head kept elsewhere has another hash"
+restore
+RC=0
+rl_ctl --head "12:nothex" audit verify >/dev/null 2>&1 || RC=$?
+rl_expect_eq "a malformed head: usage" "$RC" 2
 rl_log "audit_verify: all checks passed"

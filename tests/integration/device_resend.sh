@@ -69,7 +69,7 @@ rl_expect_eq "a: packs stored" "$(q "SELECT count(*) FROM packs WHERE device='vi
 rl_expect_eq "a: distinct seqs" "$(q "SELECT count(DISTINCT seq) FROM packs WHERE device='vitals-a'")" 200
 rl_expect_eq "a: flagged packs" "$(q "SELECT count(*) FROM packs WHERE device='vitals-a' AND flags != 0")" 0
 rl_expect_eq "a: readings" "$(q "SELECT count(*) FROM readings r JOIN packs p ON p.id = r.pack_id WHERE p.device='vitals-a'")" $((200 * RECORDS))
-rl_expect_eq "a: distinct reading times" "$(q "SELECT count(DISTINCT r.t) FROM readings r JOIN packs p ON p.id = r.pack_id WHERE p.device='vitals-a' AND r.metric='temp'")" 200
+rl_expect_eq "a: distinct reading times" "$(q "SELECT count(DISTINCT r.t) FROM readings r JOIN packs p ON p.id = r.pack_id WHERE p.device='vitals-a' AND r.mtag=$(rl_mtag temp)")" 200
 
 # --- b. the hub SIGKILLed mid-way, restarted on its flash --------------------
 
@@ -101,16 +101,16 @@ rl_expect_eq "b: flagged packs (a reused seq)" "$(q "SELECT count(*) FROM packs 
 TOTAL=$(q "SELECT count(*) FROM packs WHERE device='vitals-b'")
 rl_expect_eq "b: one pack per seq" "$(q "SELECT count(DISTINCT seq) FROM packs WHERE device='vitals-b'")" "$TOTAL"
 # run 1's reading sets: times BT1 + 60 i for i = 0..K-1, none missing
-RUN1=$(q "SELECT count(*) || ' ' || coalesce((max(r.t) - $BT1) / 60 + 1, 0) FROM readings r JOIN packs p ON p.id = r.pack_id WHERE p.device='vitals-b' AND r.metric='temp' AND r.t < $BT2")
+RUN1=$(q "SELECT count(*) || ' ' || coalesce((max(r.t) - $BT1) / 60 + 1, 0) FROM readings r JOIN packs p ON p.id = r.pack_id WHERE p.device='vitals-b' AND r.mtag=$(rl_mtag temp) AND r.t < $BT2")
 read -r N1 SPAN1 <<<"$RUN1"
 SPAN1=${SPAN1%.*}
 rl_expect_eq "b: run 1 reading sets without a gap" "$N1" "$SPAN1"
 [ "$N1" -ge "$ACKED1" ] || rl_fail "b: run 1 packs lost ($N1 < $ACKED1)"
 [ "$N1" -gt "$ACKED1" ] || rl_fail "b: nothing was resumed from the flash"
-rl_expect_eq "b: run 2 reading sets" "$(q "SELECT count(*) FROM readings r JOIN packs p ON p.id = r.pack_id WHERE p.device='vitals-b' AND r.metric='temp' AND r.t >= $BT2")" 50
+rl_expect_eq "b: run 2 reading sets" "$(q "SELECT count(*) FROM readings r JOIN packs p ON p.id = r.pack_id WHERE p.device='vitals-b' AND r.mtag=$(rl_mtag temp) AND r.t >= $BT2")" 50
 rl_expect_eq "b: packs = run 1 + run 2" "$TOTAL" $((N1 + 50))
-MINSEQ2=$(q "SELECT min(p.seq) FROM packs p JOIN readings r ON p.id = r.pack_id WHERE p.device='vitals-b' AND r.metric='temp' AND r.t >= $BT2")
-MAXSEQR1=$(q "SELECT max(p.seq) FROM packs p JOIN readings r ON p.id = r.pack_id WHERE p.device='vitals-b' AND r.metric='temp' AND r.t < $BT2")
+MINSEQ2=$(q "SELECT min(p.seq) FROM packs p JOIN readings r ON p.id = r.pack_id WHERE p.device='vitals-b' AND r.mtag=$(rl_mtag temp) AND r.t >= $BT2")
+MAXSEQR1=$(q "SELECT max(p.seq) FROM packs p JOIN readings r ON p.id = r.pack_id WHERE p.device='vitals-b' AND r.mtag=$(rl_mtag temp) AND r.t < $BT2")
 [ "$MINSEQ2" -gt "$MAXSEQR1" ] || rl_fail "b: run 2 reused a seq ($MINSEQ2 <= $MAXSEQR1)"
 rl_log "ok: b: run 2 seqs start at $MINSEQ2, above run 1's $MAXSEQR1"
 rl_expect_eq "b: readings" "$(q "SELECT count(*) FROM readings r JOIN packs p ON p.id = r.pack_id WHERE p.device='vitals-b'")" $((TOTAL * RECORDS))

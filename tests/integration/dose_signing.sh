@@ -87,7 +87,7 @@ rl_expect_eq "pillbox-1: only seq 1, 9 and 10 stored" "$(rl_sqlite "SELECT group
 rl_expect_eq "rejects unsigned_dose" "$(rejects pillbox-1 unsigned_dose)" 1
 rl_expect_eq "rejects bad_signature" "$(rejects pillbox-1 bad_signature)" 6
 rl_expect_eq "rejects no_record_key" "$(rejects thermo-1 no_record_key)" 1
-rl_expect_eq "no dose reading but seq 1's" "$(rl_sqlite "SELECT count(*) FROM readings WHERE metric = 'dose'")" 1
+rl_expect_eq "no dose reading but seq 1's" "$(rl_sqlite "SELECT count(*) FROM readings WHERE mtag = $(rl_mtag dose)")" 1
 rl_expect_eq "status: rejected_by unsigned_dose" "$(rl_status_field ingest.rejected_by.unsigned_dose)" 1
 rl_expect_eq "status: rejected_by bad_signature" "$(rl_status_field ingest.rejected_by.bad_signature)" 6
 rl_expect_eq "status: rejected_by no_record_key" "$(rl_status_field ingest.rejected_by.no_record_key)" 1

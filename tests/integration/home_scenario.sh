@@ -70,12 +70,12 @@ rl_expect_eq "pillbox-1 packs" "$(q "SELECT count(*) FROM packs WHERE device='pi
     "$(($(n_records pillbox dose) + $(grep -c ' lid=false' "$T/home.events" || true)))"
 for m in temp spo2 hr bp_sys bp_dia weight; do
     rl_expect_eq "$m readings" \
-        "$(q "SELECT count(*) FROM readings r JOIN packs p ON p.id = r.pack_id WHERE p.device='vitals-1' AND r.metric='$m'")" \
+        "$(q "SELECT count(*) FROM readings r JOIN packs p ON p.id = r.pack_id WHERE p.device='vitals-1' AND r.mtag=$(rl_mtag $m)")" \
         "$(n_records vitals "$m")"
 done
 rl_expect_eq "symptom readings" \
-    "$(q "SELECT count(*) FROM readings WHERE metric LIKE 'pro_%'")" "$(grep -o ' pro_[a-z]*=' "$T/home.events" | wc -l)"
-rl_expect_eq "dose readings" "$(q "SELECT count(*) FROM readings WHERE metric='dose'")" "$(n_records pillbox dose)"
+    "$(q "SELECT count(*) FROM readings WHERE evictable = 0 AND lane = 3")" "$(grep -o ' pro_[a-z]*=' "$T/home.events" | wc -l)"
+rl_expect_eq "dose readings" "$(q "SELECT count(*) FROM readings WHERE mtag=$(rl_mtag dose)")" "$(n_records pillbox dose)"
 rl_expect_eq "flagged packs" "$(q "SELECT count(*) FROM packs WHERE flags & 1")" 0
 rl_expect_eq "the pill box's packs all signed (flag 0x8)" "$(q "SELECT count(*) FROM packs WHERE device = 'pillbox-1' AND (flags & 8) = 0")" 0
 rl_expect_eq "rejected packs" "$(rl_status_field ingest.rejected)" 0

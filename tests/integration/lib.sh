@@ -288,6 +288,19 @@ rl_wait_for() { # TIMEOUT WHAT CMD...
 
 rl_sqlite() { sqlite3 -readonly "$T/data/relais.db" "$@"; }
 
+# The store keeps metric names sealed; its SQL compares keyed tags (docs/
+# storage.md): rl_mtag METRIC prints the tag as an SQL blob literal, derived
+# here from the store key with openssl, as relaisd derives it.
+rl_hmac_hex() { # KEYHEX DATA
+    printf '%s' "$2" | openssl dgst -sha256 -mac HMAC -macopt "hexkey:$1" -binary | od -An -v -tx1 | tr -d ' \n'
+}
+rl_mtag() {
+    local key index
+    key=$(tr -d '\n' <"${RL_STORE_KEY:-$T/data/store.key}")
+    index=$(rl_hmac_hex "$key" relais/store/index/v1)
+    printf "X'%s'" "$(rl_hmac_hex "$index" "$1" | cut -c1-16)"
+}
+
 rl_expect_eq() { # WHAT GOT WANT
     [ "$2" = "$3" ] || rl_fail "$1: got '$2', want '$3'"
     rl_log "ok: $1 = $3"

@@ -52,9 +52,12 @@ kill -0 "$RELAISD_PID" || rl_fail "relaisd died"
 rl_expect_eq "packs stored" "$(rl_sqlite 'SELECT count(*) FROM packs')" 3
 rl_expect_eq "flagged packs" "$(rl_sqlite 'SELECT count(*) FROM packs WHERE flags & 1')" 1
 rl_expect_eq "readings" "$(rl_sqlite 'SELECT count(*) FROM readings')" 6
-rl_expect_eq "temp value" "$(rl_sqlite "SELECT v FROM readings WHERE metric='temp'")" 37.4
+# values are sealed in the store: read through relaisctl (with the key), and
+# not found in clear in the database file
+rl_expect_eq "temp value" "$(rl_ctl readings --metric temp --json | grep -o '"value": "[^"]*"' | cut -d'"' -f4)" 37.4
+grep -aq 'bp_dia' "$T/data/relais.db" && rl_fail "a metric name is in clear in the database file"
 rl_expect_eq "bp_dia converted from Pa" \
-    "$(rl_sqlite "SELECT printf('%.1f', v) FROM readings WHERE metric='bp_dia'")" 80.0
+    "$(printf '%.1f' "$(rl_ctl readings --metric bp_dia --json | grep -o '"value": "[^"]*"' | cut -d'"' -f4)")" 80.0
 rl_expect_eq "CBOR pack format" "$(rl_sqlite "SELECT format FROM packs WHERE seq=2 AND flags=0")" 1
 rl_expect_eq "rejects recorded" "$(rl_sqlite 'SELECT count(*) FROM rejects')" 3
 rl_expect_eq "rejects audited" "$(rl_sqlite "SELECT count(*) FROM audit WHERE kind='input.rejected'")" 3

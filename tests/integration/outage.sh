@@ -99,7 +99,7 @@ sleep 1
 rl_wait_for 20 "the rules to catch up" bash -c "[ \"\$(sqlite3 -readonly '$T/data/relais.db' \"SELECT count(*) FROM alerts WHERE rule = 'fever'\")\" -ge 1 ]"
 OUTAGE_ALERTS=$(rl_sqlite "SELECT count(*) FROM alert_events WHERE notify = 1")
 BACKLOG=$(outbox_rows)
-VITALS_READINGS=$(rl_sqlite "SELECT count(*) FROM readings WHERE metric IN ('temp','spo2','hr')")
+VITALS_READINGS=$(rl_sqlite "SELECT count(*) FROM readings WHERE mtag IN ($(rl_mtag temp), $(rl_mtag spo2), $(rl_mtag hr))")
 MISSED=$(rl_sqlite "SELECT count(*) FROM dose_slots WHERE status = 'missed'")
 rl_log "outage: $VITALS_READINGS vitals readings, $OUTAGE_ALERTS notifications, $MISSED missed doses, $BACKLOG outbox rows"
 [ "$VITALS_READINGS" -ge $((3 * 3 * PER_DAY)) ] || rl_fail "not every reading was stored"
@@ -149,7 +149,7 @@ rl_log "ok: the alert raised during the drain (message $desat_line) passed the b
 grep "^relais/gw/$GW/obs/" "$SUB" | cut -d' ' -f2- |
     jq -r '.entry[].resource | select(.resourceType == "Observation") | .identifier[0].value' | sort >"$T/ids.all"
 sort -u "$T/ids.all" >"$T/ids.uniq"
-OBS=$(rl_sqlite "SELECT count(*) FROM readings WHERE metric NOT IN ('dose','lid','battery')")
+OBS=$(rl_sqlite "SELECT count(*) FROM readings WHERE lane = 3")
 # the BP panel would merge two readings in one Observation; none here
 [ "$(wc -l <"$T/ids.uniq")" -eq "$OBS" ] ||
     rl_fail "$(wc -l <"$T/ids.uniq") distinct Observations arrived for $OBS readings"
@@ -199,7 +199,7 @@ for k in 1 2 3; do
 done
 rl_wait_for 120 "the second backlog drained" outbox_empty
 sleep 1
-OBS2=$(rl_sqlite "SELECT count(*) FROM readings WHERE metric NOT IN ('dose','lid','battery')")
+OBS2=$(rl_sqlite "SELECT count(*) FROM readings WHERE lane = 3")
 grep "^relais/gw/$GW/obs/" "$SUB" | cut -d' ' -f2- |
     jq -c '.entry[].resource | select(.resourceType == "Observation") | {id: .identifier[0].value, v: .valueQuantity.value, t: .effectiveDateTime}' |
     sort >"$T/obs.all"

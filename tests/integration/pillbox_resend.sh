@@ -62,7 +62,7 @@ q() { rl_sqlite "$1"; }
 summary() { grep '^relais-pillbox-sim: generated=' "$T/$1.out" | tail -n 1; }
 field() { sed -n "s/.* $2=\([0-9]*\).*/\1/p" <<<"$1"; } # SUMMARY KEY
 readings() { # DEVICE [METRIC] -> readings of the device's packs
-    q "SELECT count(*) FROM readings r JOIN packs p ON p.id = r.pack_id WHERE p.device='$1'${2:+ AND r.metric='$2'}"
+    q "SELECT count(*) FROM readings r JOIN packs p ON p.id = r.pack_id WHERE p.device='$1'${2:+ AND r.mtag=$(rl_mtag $2)}"
 }
 
 # --- a. relaisd down while 50 dose events are generated ---------------------
@@ -85,8 +85,8 @@ rl_expect_eq "a: flagged packs" "$(q "SELECT count(*) FROM packs WHERE device='p
 rl_expect_eq "a: every pack signed by the box (flag 0x8)" "$(q "SELECT count(*) FROM packs WHERE device='pillbox-a' AND (flags & 8) = 0")" 0
 rl_expect_eq "a: dose readings" "$(readings pillbox-a dose)" 50
 rl_expect_eq "a: readings" "$(readings pillbox-a)" $((50 * RECORDS))
-rl_expect_eq "a: distinct dose times" "$(q "SELECT count(DISTINCT r.t) FROM readings r JOIN packs p ON p.id = r.pack_id WHERE p.device='pillbox-a' AND r.metric='dose'")" 50
-rl_expect_eq "a: slots am/pm" "$(q "SELECT group_concat(n) FROM (SELECT count(*) AS n FROM readings r JOIN packs p ON p.id = r.pack_id WHERE p.device='pillbox-a' AND r.metric='dose' GROUP BY r.vs ORDER BY r.vs)")" 25,25
+rl_expect_eq "a: distinct dose times" "$(q "SELECT count(DISTINCT r.t) FROM readings r JOIN packs p ON p.id = r.pack_id WHERE p.device='pillbox-a' AND r.mtag=$(rl_mtag dose)")" 50
+rl_expect_eq "a: slots am/pm" "$(rl_ctl readings --device pillbox-a --metric dose --limit 0 --json | jq -r '[group_by(.value)[] | length] | map(tostring) | join(",")')" 25,25
 
 # --- b. the box SIGKILLed mid-way, restarted on its flash --------------------
 
@@ -117,14 +117,14 @@ rl_expect_eq "b: flagged packs (a reused seq)" "$(q "SELECT count(*) FROM packs 
 TOTAL=$(q "SELECT count(*) FROM packs WHERE device='pillbox-b'")
 rl_expect_eq "b: one pack per seq" "$(q "SELECT count(DISTINCT seq) FROM packs WHERE device='pillbox-b'")" "$TOTAL"
 # run 1's dose events: times BT1 + 3600 i + 1 for i = 0..K-1, none missing
-RUN1=$(q "SELECT count(*) || ' ' || coalesce(CAST((max(r.t) - $BT1) / 3600 AS INTEGER) + 1, 0) FROM readings r JOIN packs p ON p.id = r.pack_id WHERE p.device='pillbox-b' AND r.metric='dose' AND r.t < $BT2")
+RUN1=$(q "SELECT count(*) || ' ' || coalesce(CAST((max(r.t) - $BT1) / 3600 AS INTEGER) + 1, 0) FROM readings r JOIN packs p ON p.id = r.pack_id WHERE p.device='pillbox-b' AND r.mtag=$(rl_mtag dose) AND r.t < $BT2")
 read -r N1 SPAN1 <<<"$RUN1"
 rl_expect_eq "b: run 1 dose events without a gap" "$N1" "$SPAN1"
 [ "$N1" -gt "$ACKED1" ] || rl_fail "b: nothing was resumed from the flash ($N1 <= $ACKED1)"
-rl_expect_eq "b: run 2 dose events" "$(q "SELECT count(*) FROM readings r JOIN packs p ON p.id = r.pack_id WHERE p.device='pillbox-b' AND r.metric='dose' AND r.t >= $BT2")" 20
+rl_expect_eq "b: run 2 dose events" "$(q "SELECT count(*) FROM readings r JOIN packs p ON p.id = r.pack_id WHERE p.device='pillbox-b' AND r.mtag=$(rl_mtag dose) AND r.t >= $BT2")" 20
 rl_expect_eq "b: packs = run 1 + run 2" "$TOTAL" $((N1 + 20))
-MINSEQ2=$(q "SELECT min(p.seq) FROM packs p JOIN readings r ON p.id = r.pack_id WHERE p.device='pillbox-b' AND r.metric='dose' AND r.t >= $BT2")
-MAXSEQR1=$(q "SELECT max(p.seq) FROM packs p JOIN readings r ON p.id = r.pack_id WHERE p.device='pillbox-b' AND r.metric='dose' AND r.t < $BT2")
+MINSEQ2=$(q "SELECT min(p.seq) FROM packs p JOIN readings r ON p.id = r.pack_id WHERE p.device='pillbox-b' AND r.mtag=$(rl_mtag dose) AND r.t >= $BT2")
+MAXSEQR1=$(q "SELECT max(p.seq) FROM packs p JOIN readings r ON p.id = r.pack_id WHERE p.device='pillbox-b' AND r.mtag=$(rl_mtag dose) AND r.t < $BT2")
 [ "$MINSEQ2" -gt "$MAXSEQR1" ] || rl_fail "b: run 2 reused a seq ($MINSEQ2 <= $MAXSEQR1)"
 rl_log "ok: b: run 2 seqs start at $MINSEQ2, above run 1's $MAXSEQR1"
 rl_expect_eq "b: readings" "$(readings pillbox-b)" $((TOTAL * RECORDS))

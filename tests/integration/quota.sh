@@ -39,12 +39,13 @@ files() {
     for f in "$T"/data/relais.db*; do out+="$(basename "$f")=$(stat -c %s "$f") "; done
     echo "$out(pages in use: $(q "PRAGMA page_count") x $(q "PRAGMA page_size"), $(q "PRAGMA freelist_count") free)"
 }
-VITALS="metric IN ('temp','spo2','hr')"
+# (the tags need the store key: relaisd makes it with the store)
+vitals_sql() { echo "mtag IN ($(rl_mtag temp), $(rl_mtag spo2), $(rl_mtag hr))"; }
 # what is never evicted, one line
 clinical() {
     q "SELECT (SELECT count(*) FROM alerts) || ' ' || (SELECT count(*) FROM alert_events) || ' ' ||
-              (SELECT count(*) FROM readings WHERE metric = 'dose') || ' ' ||
-              (SELECT count(*) FROM readings WHERE metric LIKE 'pro\_%' ESCAPE '\') || ' ' ||
+              (SELECT count(*) FROM readings WHERE mtag=$(rl_mtag dose)) || ' ' ||
+              (SELECT count(*) FROM readings WHERE evictable = 0 AND lane = 3) || ' ' ||
               (SELECT count(*) FROM audit) || ' ' || (SELECT count(*) FROM dose_events)"
 }
 # every count of `clinical` at least the one before
@@ -75,7 +76,7 @@ not_stuck() { # WHAT STORE_JSON
         STUCK_SINCE=$SECONDS
         STUCK_DROPS=$drops
     elif [ $((SECONDS - STUCK_SINCE)) -ge $STUCK_S ]; then
-        rl_fail "$1: the store stayed over its quota for ${STUCK_S} s with vitals left ($(q "SELECT count(*) FROM readings WHERE $VITALS")), nothing removed and nothing_to_evict false (relaisd makes no room; devices told busy: $(jq -r "if has(\"busy\") then .busy else \"n/a\" end" <<<"$2")): $2; files: $(files)"
+        rl_fail "$1: the store stayed over its quota for ${STUCK_S} s with vitals left ($(q "SELECT count(*) FROM readings WHERE $(vitals_sql)")), nothing removed and nothing_to_evict false (relaisd makes no room; devices told busy: $(jq -r "if has(\"busy\") then .busy else \"n/a\" end" <<<"$2")): $2; files: $(files)"
     fi
 }
 
@@ -124,7 +125,7 @@ dose_pack() { # DAY
 stored vitals-1 "[{\"bn\":\"urn:dev:relais:vitals-1:\",\"bt\":$((TC0_S + 60)),\"n\":\"temp\",\"u\":\"Cel\",\"v\":39.5}]"
 for d in 0 1 2; do stored pillbox-1 "$(dose_pack "$d")"; done
 rl_wait_for 20 "the fever alert" bash -c "[ \"\$(sqlite3 -readonly '$T/data/relais.db' \"SELECT count(*) FROM alerts WHERE rule = 'fever'\")\" -ge 1 ]"
-rl_expect_eq "dose readings" "$(q "SELECT count(*) FROM readings WHERE metric = 'dose'")" 3
+rl_expect_eq "dose readings" "$(q "SELECT count(*) FROM readings WHERE mtag=$(rl_mtag dose)")" 3
 C0=$(clinical)
 rl_log "before the fill: alerts alert_events dose pro audit dose_events = $C0"
 
@@ -149,7 +150,7 @@ vitals() { # COUNT BT STEP NAME [UNTIL]
         [ $SECONDS -lt "$deadline" ] || rl_fail "loadgen $4 still running after 90 s: $(store_json)"
         j=$(store_json) || j='{}'
         [ "$(jq -r .nothing_to_evict <<<"$j")" = true ] &&
-            rl_fail "loadgen $4: nothing left to evict during the fill (the packs rows, kept as dedup keys, fill the store?): $j; vitals readings: $(q "SELECT count(*) FROM readings WHERE $VITALS")"
+            rl_fail "loadgen $4: nothing left to evict during the fill (the packs rows, kept as dedup keys, fill the store?): $j; vitals readings: $(q "SELECT count(*) FROM readings WHERE $(vitals_sql)")"
         not_stuck "loadgen $4" "$j"
         if [ "$1" = 0 ] && [ $stopped = 0 ] && jq -e "$5" <<<"$j" >/dev/null 2>&1; then
             rl_log "loadgen $4: $5: stopping it"
@@ -184,7 +185,7 @@ rl_log "after the fill: $ST; $BUSY busy answers to loadgen (each resent after re
 
 SENT_VITALS=$((1 + PACKS_A + PACKS_B))
 VIT_ACKED=$((1 + 3 * (PACKS_A + PACKS_B)))
-VIT_LEFT=$(q "SELECT count(*) FROM readings WHERE $VITALS")
+VIT_LEFT=$(q "SELECT count(*) FROM readings WHERE $(vitals_sql)")
 rl_log "vitals readings: $VIT_LEFT in the store of $VIT_ACKED acknowledged"
 [ "$VIT_LEFT" -lt "$VIT_ACKED" ] || rl_fail "no vitals reading was removed"
 [ "$VIT_LEFT" -gt 0 ] || rl_fail "every vitals reading was removed"
@@ -208,14 +209,14 @@ rl_expect_eq "packs rows of pillbox-1" "$(q "SELECT count(*) FROM packs WHERE de
 DS=$(jq .drops.downsampled_quota <<<"$ST")
 [ "$DS" -ge $((3 * PACKS_A * 14 * 9 / 150)) ] && [ "$DS" -le $((3 * PACKS_A)) ] ||
     rl_fail "downsampled $DS readings, want about 14/15 of the $((3 * PACKS_A)) of the minute packs"
-read -r DS_READINGS DS_BUCKETS <<<"$(q "SELECT count(*), count(DISTINCT r.metric || '/' || CAST(r.t / 900 AS INTEGER))
+read -r DS_READINGS DS_BUCKETS <<<"$(q "SELECT count(*), count(DISTINCT hex(r.mtag) || '/' || CAST(r.t / 900 AS INTEGER))
     FROM readings r JOIN packs p ON p.id = r.pack_id
-    WHERE p.device = 'vitals-1' AND p.seq BETWEEN 2 AND $((1 + PACKS_A)) AND r.$VITALS" | tr '|' ' ')"
+    WHERE p.device = 'vitals-1' AND p.seq BETWEEN 2 AND $((1 + PACKS_A)) AND r.$(vitals_sql)" | tr '|' ' ')"
 rl_log "ok: $DS readings downsampled; the minute packs keep $DS_READINGS readings in $DS_BUCKETS (metric, 15 min) buckets"
 [ "$DS_READINGS" -le $((DS_BUCKETS + 3 * 5)) ] ||
     rl_fail "the minute packs hold $DS_READINGS readings for $DS_BUCKETS (metric, 15 min) buckets"
 # evicted oldest first: the oldest packs lost their vitals, the newest kept theirs
-OLDEST=$(q "SELECT min(p.seq) FROM readings r JOIN packs p ON p.id = r.pack_id WHERE p.device = 'vitals-1' AND r.$VITALS")
+OLDEST=$(q "SELECT min(p.seq) FROM readings r JOIN packs p ON p.id = r.pack_id WHERE p.device = 'vitals-1' AND r.$(vitals_sql)")
 rl_log "the oldest vitals-1 pack with vitals left: seq $OLDEST of 1..$SENT_VITALS"
 [ "$OLDEST" -gt 1 ] || rl_fail "the oldest vitals survived the eviction"
 rl_expect_eq "vitals-1 packs older than seq $OLDEST evicted without being downsampled first" \
@@ -290,7 +291,7 @@ done
 ST=$(store_json)
 rl_log "nothing left to evict after $PRO_STORED symptom packs of $PRO_RECORDS records ($TRANSIENT_BUSY busy on the way): $FULL_ACK; $ST"
 jq -e '.over_quota and .nothing_to_evict and (.busy // true)' <<<"$ST" >/dev/null || rl_fail "status: $ST"
-rl_expect_eq "vitals readings left" "$(q "SELECT count(*) FROM readings WHERE $VITALS")" 0
+rl_expect_eq "vitals readings left" "$(q "SELECT count(*) FROM readings WHERE $(vitals_sql)")" 0
 # busy for every device and every kind of record while it lasts.  The ack
 # sessions are drained first: a QoS 1 redelivery of an earlier ack of the
 # same seq would be indistinguishable.
@@ -321,8 +322,8 @@ rl_log "ok: store_busy open: $(rl_ctl --json alerts | jq -c 'map(select(.rule ==
 rl_expect_eq "packs rows of tablet-1" "$(q "SELECT count(*) FROM packs WHERE device = 'tablet-1'")" "$PRO_STORED"
 rl_expect_eq "packs rows of pillbox-1" "$(q "SELECT count(*) FROM packs WHERE device = 'pillbox-1'")" "$DOSES_STORED"
 rl_expect_eq "packs rows of vitals-1" "$(q "SELECT count(*) FROM packs WHERE device = 'vitals-1'")" "$SENT_VITALS"
-rl_expect_eq "symptom readings" "$(q "SELECT count(*) FROM readings WHERE metric = 'pro_fatigue'")" $((PRO_STORED * PRO_RECORDS))
-rl_expect_eq "dose readings" "$(q "SELECT count(*) FROM readings WHERE metric = 'dose'")" "$DOSES_STORED"
+rl_expect_eq "symptom readings" "$(q "SELECT count(*) FROM readings WHERE mtag=$(rl_mtag pro_fatigue)")" $((PRO_STORED * PRO_RECORDS))
+rl_expect_eq "dose readings" "$(q "SELECT count(*) FROM readings WHERE mtag=$(rl_mtag dose)")" "$DOSES_STORED"
 C3=$(clinical)
 never_fewer "with nothing left to evict" "$C2" "$C3"
 never_fewer "from the start" "$C0" "$C3"

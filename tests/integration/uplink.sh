@@ -180,6 +180,11 @@ jq -e '.state == "online" and .queue.alert == 0 and .queue.vitals == 0 and (.dev
     and (.devices[] | select(.id == "vitals-1") | .battery == 83) and .clock.test_clock == true
     and (.uptime_s >= 0) and (.version | length > 0) and has("drops") and has("oldest_unsent_s")' \
     <<<"$STATUS" >/dev/null || rl_fail "the status lacks a field"
+# the audit trail's head, kept by the hospital where relaisd cannot rewrite it
+AUDIT_ID=$(jq -r .audit.last_id <<<"$STATUS")
+[ "$AUDIT_ID" -ge 1 ] || rl_fail "the status carries no audit head: $STATUS"
+rl_expect_eq "the status's audit head is the hash of its row" "$(jq -r .audit.head <<<"$STATUS")" \
+    "$(rl_sqlite "SELECT lower(hex(hash)) FROM audit WHERE id = $AUDIT_ID")"
 rl_log "ok: retained status"
 
 # --- 3. care plans from the hospital --------------------------------------

@@ -8,6 +8,7 @@
  * computed as relaisd would); two rows swapped; a link altered; a hash
  * blob of the wrong size; an empty trail.
  */
+#include "test_store_key.h"
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -45,7 +46,7 @@ static int setup(void **state)
     if (!mkdtemp(dir)) return -1;
     snprintf(path, sizeof path, "%s/relais.db", dir);
     struct relais_store *st;
-    if (relais_store_open(&st, path, NULL) != RELAIS_OK) return -1;
+    if (relais_store_open(&st, path, test_store_opts()) != RELAIS_OK) return -1;
     /* the store may have audited its own creation: count from there */
     assert_int_equal(relais_store_begin(st), RELAIS_OK);
     for (int i = 0; i < ROWS; i++) {

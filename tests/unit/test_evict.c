@@ -15,6 +15,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* mkdtemp */
 #endif
+#include "test_store_key.h"
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -94,7 +95,7 @@ static struct relais_store *open_store(struct fixture *f)
 {
     struct relais_store *st = NULL;
 
-    assert_int_equal(relais_store_open(&st, f->path, NULL), RELAIS_OK);
+    assert_int_equal(relais_store_open(&st, f->path, test_store_opts()), RELAIS_OK);
     return st;
 }
 
@@ -233,8 +234,7 @@ static struct kept kept(struct relais_store *st)
         .devices = q_int(st, "SELECT count(*) FROM devices"),
         .rejects = q_int(st, "SELECT count(*) FROM rejects"),
         .audit = q_int(st, "SELECT count(*) FROM audit"),
-        .clinical = q_int(st, "SELECT count(*) FROM readings WHERE metric IN ('dose', 'lid')"
-                              " OR metric LIKE 'pro\\_%%' ESCAPE '\\'"),
+        .clinical = q_int(st, "SELECT count(*) FROM readings WHERE evictable = 0"),
     };
     return k;
 }
@@ -334,11 +334,11 @@ static void test_retention_prunes_forwarded_vitals(void **state)
                      2);
     assert_int_equal(q_int(st,
                            "SELECT count(*) FROM readings WHERE pack_id = %lld"
-                           " AND metric = 'temp'",
+                           " AND mtag = relais_mtag('temp')",
                            (long long)p2),
                      0);
     assert_int_equal(q_int(st, "SELECT length(body) FROM packs WHERE id = %lld", (long long)p2),
-                     (int64_t)strlen(TEMP_DOSE));
+                     (int64_t)strlen(TEMP_DOSE) + RELAIS_SEAL_OVERHEAD); /* sealed */
     assert_int_equal(q_int(st, "SELECT flags FROM packs WHERE id = %lld", (long long)p2), 0);
     assert_int_equal(outbox_rows(st, p1, 3), 0);
     assert_int_equal(outbox_rows(st, p2, 3), 1); /* pro_nausea is of the vitals lane */
@@ -497,21 +497,21 @@ static void test_quota_downsamples_then_evicts_oldest(void **state)
     struct kept k0 = kept(st);
     int64_t buckets = q_int(st,
                             "SELECT count(DISTINCT CAST(t / %d AS INTEGER)) FROM readings"
-                            " WHERE metric = 'hr'",
+                            " WHERE mtag = relais_mtag('hr')",
                             STEP_S);
-    int64_t hr = q_int(st, "SELECT count(*) FROM readings WHERE metric = 'hr'");
+    int64_t hr = q_int(st, "SELECT count(*) FROM readings WHERE mtag = relais_mtag('hr')");
     assert_int_equal(hr, 2400 * 5);
     assert_int_equal(buckets, 800);
     uint64_t size = db_bytes(st);
-    relais_store_set_quota(st, size - size / 4);
+    relais_store_set_quota(st, size / 3 * 2);
 
-    /* downsampling alone brings the store under three quarters of its size */
+    /* downsampling alone brings the store under two thirds of its size */
     struct relais_housekeep_opts o = {
         .now_ms = T0_MS,
         .forwarding = true,
         .downsample_step_ms = STEP_S * 1000,
         .max_rows_per_call = 100000,
-        .target_bytes = size - size / 4,
+        .target_bytes = size / 3 * 2,
     };
     struct relais_housekeep_result r = housekeep(st, &o);
     assert_int_equal(r.pruned, 0);
@@ -520,14 +520,16 @@ static void test_quota_downsamples_then_evicts_oldest(void **state)
     assert_false(r.over_quota);
     assert_false(r.nothing_left);
     /* one reading per bucket, the first one */
-    assert_int_equal(q_int(st, "SELECT count(*) FROM readings WHERE metric = 'hr'"), buckets);
+    assert_int_equal(q_int(st, "SELECT count(*) FROM readings WHERE mtag = relais_mtag('hr')"),
+                     buckets);
+    assert_int_equal(
+        q_int(st,
+              "SELECT count(*) FROM (SELECT count(*) c FROM readings"
+              " WHERE mtag = relais_mtag('hr') GROUP BY CAST(t / %d AS INTEGER)) WHERE c > 1",
+              STEP_S),
+        0);
     assert_int_equal(q_int(st,
-                           "SELECT count(*) FROM (SELECT count(*) c FROM readings"
-                           " WHERE metric = 'hr' GROUP BY CAST(t / %d AS INTEGER)) WHERE c > 1",
-                           STEP_S),
-                     0);
-    assert_int_equal(q_int(st,
-                           "SELECT count(*) FROM readings WHERE metric = 'hr'"
+                           "SELECT count(*) FROM readings WHERE mtag = relais_mtag('hr')"
                            " AND CAST(t AS INTEGER) %% %d <> 0",
                            STEP_S),
                      0);
@@ -537,14 +539,15 @@ static void test_quota_downsamples_then_evicts_oldest(void **state)
     assert_int_equal(emptied, 2400 - buckets);
     assert_int_equal(r.outbox_dropped, emptied);
     assert_int_equal(q_int(st, "SELECT count(*) FROM outbox WHERE lane = 3"), buckets);
-    assert_int_equal(q_int(st, "SELECT count(*) FROM readings WHERE metric = 'battery'"), 1);
+    assert_int_equal(q_int(st, "SELECT count(*) FROM readings WHERE mtag = relais_mtag('battery')"),
+                     1);
     assert_int_equal(drops(st).downsampled, r.downsampled);
 
     /* now a quota nothing can meet: eviction, oldest first, 100 at a time */
     relais_store_set_quota(st, 1);
     o.target_bytes = 1;
     o.max_rows_per_call = 100;
-    int64_t hundredth = q_int(st, "SELECT pack_id FROM readings WHERE metric = 'hr'"
+    int64_t hundredth = q_int(st, "SELECT pack_id FROM readings WHERE mtag = relais_mtag('hr')"
                                   " ORDER BY pack_id, idx LIMIT 1 OFFSET 100");
     r = housekeep(st, &o);
     assert_int_equal(r.evicted, 100);
@@ -552,7 +555,8 @@ static void test_quota_downsamples_then_evicts_oldest(void **state)
     assert_true(r.more);
     assert_true(r.over_quota);
     assert_false(r.nothing_left);
-    assert_int_equal(q_int(st, "SELECT min(pack_id) FROM readings WHERE metric = 'hr'"), hundredth);
+    assert_int_equal(q_int(st, "SELECT min(pack_id) FROM readings WHERE mtag = relais_mtag('hr')"),
+                     hundredth);
 
     /* until only dose records are left: nothing_left */
     o.max_rows_per_call = 0; /* the default bound */
@@ -563,7 +567,8 @@ static void test_quota_downsamples_then_evicts_oldest(void **state)
     } while (r.more);
     assert_true(r.over_quota);
     assert_true(r.nothing_left);
-    assert_int_equal(q_int(st, "SELECT count(*) FROM readings WHERE metric NOT IN ('dose')"), 0);
+    assert_int_equal(q_int(st, "SELECT count(*) FROM readings WHERE mtag <> relais_mtag('dose')"),
+                     0);
     assert_int_equal(q_int(st, "SELECT count(*) FROM outbox WHERE lane IN (2, 3)"), 0);
     assert_int_equal(outbox_rows(st, pack_id(st, DEV_C, 1), 1), 1);
     struct drop_sum d = drops(st);

@@ -18,6 +18,8 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* mkdtemp */
 #endif
+#include "test_store_key.h"
+#include "store_internal.h"
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -67,7 +69,7 @@ static int setup(void **state)
     }
     snprintf(f->path, sizeof f->path, "%s/%s", f->dir, DB_NAME);
     relais_log_set_level(RELAIS_LOG_ERROR);
-    if (relais_store_open(&f->st, f->path, NULL) != RELAIS_OK ||
+    if (relais_store_open(&f->st, f->path, test_store_opts()) != RELAIS_OK ||
         relais_registry_create(&f->reg, f->st) != RELAIS_OK) {
         relais_store_close(f->st);
         rmdir(f->dir);
@@ -168,9 +170,19 @@ static struct row device_row(struct fixture *f, const char *id)
         r.revoked_null = sqlite3_column_type(s, 3) == SQLITE_NULL;
         r.revoked_ms = sqlite3_column_int64(s, 3);
         r.psk_null = sqlite3_column_type(s, 4) == SQLITE_NULL;
-        r.psk_len = sqlite3_column_bytes(s, 4);
-        if (r.psk_len > 0 && r.psk_len <= (int)sizeof r.psk)
-            memcpy(r.psk, sqlite3_column_blob(s, 4), (size_t)r.psk_len);
+        /* the key is sealed (store_seal.c): opened with the test's store key */
+        int sealed = sqlite3_column_bytes(s, 4);
+        if (sealed > RELAIS_SEAL_OVERHEAD && sealed <= (int)sizeof r.psk + RELAIS_SEAL_OVERHEAD) {
+            struct store_keys k;
+            struct store_aad a;
+            store__keys_derive(test_store_key(), &k);
+            store__aad_init(&a, "devices.psk");
+            store__aad_str(&a, id);
+            assert_int_equal(
+                relais_unseal(k.seal, a.b, a.n, sqlite3_column_blob(s, 4), (size_t)sealed, r.psk),
+                RELAIS_OK);
+            r.psk_len = sealed - RELAIS_SEAL_OVERHEAD;
+        }
     } else {
         assert_int_equal(rc, SQLITE_DONE);
     }
@@ -601,7 +613,7 @@ static void test_reload(void **state)
 
     assert_int_equal(relais_registry_add(f->reg, "box-1", "pillbox", "", T0_MS, &d1), RELAIS_OK);
 
-    assert_int_equal(relais_store_open(&f->st2, f->path, NULL), RELAIS_OK);
+    assert_int_equal(relais_store_open(&f->st2, f->path, test_store_opts()), RELAIS_OK);
     assert_int_equal(relais_registry_create(&f->reg2, f->st2), RELAIS_OK);
     /* the second registry loaded what the first wrote */
     assert_non_null(relais_registry_active(f->reg2, "box-1", 5));
@@ -625,18 +637,19 @@ static void test_reload(void **state)
     assert_int_equal(relais_registry_count(f->reg, false), 2);
     assert_int_equal(relais_registry_count(f->reg, true), 1);
 
-    /* a row written by hand (another tool) is seen as well */
+    /* a row written by hand (another tool) with a clear key: the key is not
+     * sealed under the store key, so it fails its check and is never used */
     assert_int_equal(sqlite3_exec(raw_db(f),
                                   "INSERT INTO devices(id, kind, patient, created_ms, psk)"
                                   " VALUES('hand-1', 'tablet', NULL, 5,"
                                   " CAST('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef' AS BLOB))",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
+    uint64_t tampered = relais_store_tampered(f->st);
     assert_int_equal(relais_registry_reload(f->reg), RELAIS_OK);
     a = active(f, "hand-1");
-    assert_non_null(a);
-    assert_memory_equal(a->psk, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef", RELAIS_PSK_LEN);
-    assert_int_equal(relais_registry_count(f->reg, true), 2);
+    assert_true(a == NULL || !a->has_psk);
+    assert_true(relais_store_tampered(f->st) > tampered);
 }
 
 /*
@@ -653,7 +666,7 @@ static void test_add_after_another_connection_wrote(void **state)
     struct fixture *f = *state;
 
     assert_int_equal(relais_registry_add(f->reg, "box-1", "pillbox", "", T0_MS, NULL), RELAIS_OK);
-    assert_int_equal(relais_store_open(&f->st2, f->path, NULL), RELAIS_OK);
+    assert_int_equal(relais_store_open(&f->st2, f->path, test_store_opts()), RELAIS_OK);
     assert_int_equal(relais_registry_create(&f->reg2, f->st2), RELAIS_OK);
     assert_int_equal(relais_registry_add(f->reg2, "box-2", "scale", "", T0_MS + 1, NULL),
                      RELAIS_OK);
@@ -730,7 +743,7 @@ static void test_reopen(void **state)
     f->reg = NULL;
     relais_store_close(f->st);
     f->st = NULL;
-    assert_int_equal(relais_store_open(&f->st, f->path, NULL), RELAIS_OK);
+    assert_int_equal(relais_store_open(&f->st, f->path, test_store_opts()), RELAIS_OK);
     assert_int_equal(relais_registry_create(&f->reg, f->st), RELAIS_OK);
 
     assert_int_equal(relais_registry_count(f->reg, false), 3);
@@ -759,7 +772,7 @@ static void test_reopen(void **state)
     /* a read-only store (relaisctl devices) lists the same */
     struct relais_store *ro = NULL;
     struct relais_registry *rreg = NULL;
-    struct relais_store_opts opts = {.readonly = true};
+    struct relais_store_opts opts = {.readonly = true, .key = test_store_key()};
     assert_int_equal(relais_store_open(&ro, f->path, &opts), RELAIS_OK);
     int rc = relais_registry_create(&rreg, ro);
     if (rc == RELAIS_OK) {

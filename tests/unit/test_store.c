@@ -19,6 +19,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* mkdtemp */
 #endif
+#include "test_store_key.h"
 #include <dirent.h>
 #include <fcntl.h>
 #include <math.h>
@@ -125,7 +126,7 @@ static void *zalloc(struct fixture *f, size_t size)
 static struct relais_store *open_store(struct fixture *f, bool readonly)
 {
     struct relais_store *st = NULL;
-    struct relais_store_opts o = {.readonly = readonly};
+    struct relais_store_opts o = {.readonly = readonly, .key = test_store_key()};
 
     assert_int_equal(relais_store_open(&st, f->path, &o), RELAIS_OK);
     assert_non_null(st);
@@ -472,7 +473,7 @@ static void test_newer_schema_refused(void **state)
     assert_int_equal(sqlite3_close(db), SQLITE_OK);
 
     st = NULL;
-    assert_int_equal(relais_store_open(&st, f->path, NULL), RELAIS_EVERSION);
+    assert_int_equal(relais_store_open(&st, f->path, test_store_opts()), RELAIS_EVERSION);
     assert_null(st);
     assert_int_equal(relais_store_open(&st, f->path, &ro), RELAIS_EVERSION);
     assert_null(st);
@@ -881,7 +882,7 @@ static void test_quota_and_size(void **state)
     relais_store_close(st);
 
     /* the quota given at open is checked at open */
-    struct relais_store_opts o = {.quota_bytes = 1};
+    struct relais_store_opts o = {.quota_bytes = 1, .key = test_store_key()};
     st = NULL;
     assert_int_equal(relais_store_open(&st, f->path, &o), RELAIS_OK);
     assert_true(relais_store_over_quota(st));
@@ -1222,15 +1223,37 @@ static void test_put_reject(void **state)
     assert_int_equal(l->r[2].len, big_len);
 
     /* bodies: kept up to 64 KiB, not above, none when not given */
-    assert_int_equal(query_int(st->db, "SELECT count(*) FROM rejects WHERE id = 1 AND body = "
-                                       "CAST('[{\"n\":\"temp\",\"u\":\"F\",\"v\":99}]' AS BLOB)"),
-                     1);
+    {
+        /* sealed: the clear body is not in the row, opening it gives it back */
+        static const char clear[] = "[{\"n\":\"temp\",\"u\":\"F\",\"v\":99}]";
+        sqlite3_stmt *q = NULL;
+        assert_int_equal(
+            sqlite3_prepare_v2(st->db,
+                               "SELECT body, at_ms, transport, device, seq FROM rejects"
+                               " WHERE id = 1",
+                               -1, &q, NULL),
+            SQLITE_OK);
+        assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+        assert_null(
+            memmem(sqlite3_column_blob(q, 0), (size_t)sqlite3_column_bytes(q, 0), "temp", 4));
+        struct store_aad a;
+        store__reject_aad(&a, "rejects.body", sqlite3_column_int64(q, 1), sqlite3_column_int(q, 2),
+                          (const char *)sqlite3_column_text(q, 3), true,
+                          (uint64_t)sqlite3_column_int64(q, 4));
+        const uint8_t *pt;
+        size_t n;
+        assert_int_equal(store__unseal_col(st, q, 0, &a, "test", &pt, &n), RELAIS_OK);
+        assert_int_equal(n, strlen(clear));
+        assert_memory_equal(pt, clear, n);
+        sqlite3_finalize(q);
+    }
     assert_int_equal(
         query_int(st->db, "SELECT count(*) FROM rejects WHERE id = 2 AND body IS NULL"), 1);
     assert_int_equal(query_int(st->db, "SELECT count(*) FROM rejects WHERE id = 3 AND body IS NULL"
                                        " AND body_len = 65537"),
                      1);
-    assert_int_equal(query_int(st->db, "SELECT length(body) FROM rejects WHERE id = 4"), 65536);
+    assert_int_equal(query_int(st->db, "SELECT length(body) FROM rejects WHERE id = 4"),
+                     65536 + RELAIS_SEAL_OVERHEAD);
 
     /* audited, subject device/seq or "?" */
     assert_int_equal(audit_count(st->db, "input.rejected"), 4);
@@ -1365,15 +1388,25 @@ static void round_trip(struct fixture *f, struct relais_store *st, enum relais_s
     /* the body is kept as received, and the pack's columns */
     sqlite3_stmt *s = NULL;
     assert_int_equal(sqlite3_prepare_v2(st->db,
-                                        "SELECT body, format, transport, records FROM packs"
-                                        " WHERE device = ?1 AND seq = ?2",
+                                        "SELECT body, format, transport, records, received_ms"
+                                        " FROM packs WHERE device = ?1 AND seq = ?2",
                                         -1, &s, NULL),
                      SQLITE_OK);
     sqlite3_bind_text(s, 1, DEV_A, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, (sqlite3_int64)seq);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_bytes(s, 0), (int)len);
-    assert_memory_equal(sqlite3_column_blob(s, 0), body, len);
+    /* sealed: one record's overhead more, and it opens to the body received */
+    assert_int_equal(sqlite3_column_bytes(s, 0), (int)(len + RELAIS_SEAL_OVERHEAD));
+    struct store_aad a;
+    store__aad_init(&a, "packs.body");
+    store__aad_str(&a, DEV_A);
+    store__aad_int(&a, (int64_t)seq);
+    store__aad_int(&a, sqlite3_column_int64(s, 4));
+    const uint8_t *clear;
+    size_t clear_len;
+    assert_int_equal(store__unseal_col(st, s, 0, &a, "test", &clear, &clear_len), RELAIS_OK);
+    assert_int_equal(clear_len, len);
+    assert_memory_equal(clear, body, len);
     assert_int_equal(sqlite3_column_int(s, 1), fmt);
     assert_int_equal(sqlite3_column_int(s, 2), RELAIS_TRANSPORT_COAP);
     assert_int_equal(sqlite3_column_int(s, 3), (int)want_count);
@@ -1424,8 +1457,9 @@ static void test_readings_round_trip(void **state)
     assert_int_equal(r[9].kind, RELAIS_READING_DATA);
     assert_int_equal(r[9].len, 0);
     assert_true(r[10].has_sum);
-    /* ut is stored (the walk has no field for it) */
-    assert_true(query_int(st->db, "SELECT ut FROM readings WHERE idx = 10") == 60);
+    /* ut is stored (sealed with the rest of the record) */
+    assert_true(r[10].has_update_time);
+    assert_true(r[10].update_time == 60);
 
     round_trip(f, st, RELAIS_SENML_JSON, 2, json2, strlen(json2), 2);
     assert_int_equal(f->pack.readings[0].time_source, RELAIS_TIME_GATEWAY);

@@ -77,11 +77,7 @@ static int64_t jms(json_t *o, const char *k)
 
 static int open_store(const char *db, bool readonly, struct relais_store **st)
 {
-    const struct relais_store_opts so = {.readonly = readonly};
-    if (!readonly) umask(077);
-    int rc = relais_store_open(st, db, &so);
-    if (rc) fprintf(stderr, "relaisctl: cannot open the store %s: %s\n", db, relais_strerror(rc));
-    return rc;
+    return ctl_store_open(db, readonly, st);
 }
 
 /* Asks relaisd; when it does not run, `local` answers from the store. */

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define DEFAULT_CONFIG "/etc/relais/relaisd.conf"
 
@@ -38,6 +39,11 @@ static const struct cli_option cli_options[] = {
      "relaisd's configuration (default $RELAIS_CONFIG or " DEFAULT_CONFIG ")"},
     {"socket", 's', "PATH", "control socket (default: from the configuration)"},
     {"db", 'd', "PATH", "store database (default: {data_dir}/relais.db)"},
+    {"head", 'H', "ID:SHA256",
+     "a head of the audit trail kept elsewhere, e.g. from relaisd's status at the hospital "
+     "(audit verify)"},
+    {"key-file", 'K', "PATH",
+     "the store key (default: [store] key_file, else store.key beside the database)"},
     {"device", 'D', "ID", "only this device"},
     {"metric", 'm', "NAME", "only this metric (readings)"},
     {"flagged", 'f', NULL, "only packs flagged for a reused seq (packs)"},
@@ -66,6 +72,10 @@ static const struct {
     {"device remove ID", "revoke a device: its keys are erased and its sessions closed"},
     {"audit verify", "check the audit trail's hash chain: which rows were modified, deleted, "
                      "inserted or reordered (exit 4)"},
+    {"uplink csr", "make the gateway's key for the hospital broker ([upstream] key_file, 0600) "
+                   "and print a certificate signing request for it (CN = gateway id)"},
+    {"key rotate", "re-seal the store under a fresh key (relaisd stopped; exit 4 when a sealed "
+                   "record fails its check)"},
     {"alerts", "open alerts (--all: every alert, --limit), newest last"},
     {"alert ID", "one alert, its evidence and its history"},
     {"ack ID", "acknowledge an alert in the name of --by WHO"},
@@ -108,6 +118,34 @@ void iso_time(double t, char *buf, size_t cap)
 }
 
 char relaisctl_gateway[40] = "gw";
+char relaisctl_key_file[4096];
+char relaisctl_upstream_key[4096];
+
+int ctl_store_open(const char *db, bool readonly, struct relais_store **st)
+{
+    char key[4200];
+    if (relaisctl_key_file[0]) {
+        snprintf(key, sizeof key, "%s", relaisctl_key_file);
+    } else {
+        /* beside the database, as relaisd keeps it by default */
+        const char *slash = strrchr(db, '/');
+        snprintf(key, sizeof key, "%.*sstore.key", slash ? (int)(slash - db + 1) : 0, db);
+    }
+    const struct relais_store_opts so = {.readonly = readonly};
+    if (!readonly) umask(077);
+    int rc;
+    if (readonly && access(key, R_OK) != 0) {
+        /* what is not sealed stays readable (status, audit verify, devices) */
+        rc = relais_store_open(st, db, &so);
+    } else {
+        /* a writable open may create the store: its key with it, as relaisd */
+        rc = relais_store_open_keyed(st, db, key, !readonly, &so);
+    }
+    if (rc)
+        fprintf(stderr, "relaisctl: cannot open the store %s (key %s): %s\n", db, key,
+                relais_strerror(rc));
+    return rc;
+}
 
 /* Paths from the options or the configuration. */
 /* [local] broker_passwd_file and broker_pid_file ("" when not set) */
@@ -115,6 +153,7 @@ static char broker_passwd[4096], broker_pid[4096];
 
 static int resolve_paths(const struct opts *o, char *sock, char *db, size_t cap)
 {
+    if (o->key_file) snprintf(relaisctl_key_file, sizeof relaisctl_key_file, "%s", o->key_file);
     if (o->socket && o->db) {
         snprintf(sock, cap, "%s", o->socket);
         snprintf(db, cap, "%s", o->db);
@@ -134,6 +173,8 @@ static int resolve_paths(const struct opts *o, char *sock, char *db, size_t cap)
         return EXIT_OK;
     }
     snprintf(relaisctl_gateway, sizeof relaisctl_gateway, "%s", cfg.gateway_id);
+    snprintf(relaisctl_upstream_key, sizeof relaisctl_upstream_key, "%s",
+             cfg.upstream_key_file ? cfg.upstream_key_file : "");
     snprintf(broker_passwd, sizeof broker_passwd, "%s",
              cfg.local_broker_passwd_file ? cfg.local_broker_passwd_file : "");
     snprintf(broker_pid, sizeof broker_pid, "%s",
@@ -148,6 +189,10 @@ static int resolve_paths(const struct opts *o, char *sock, char *db, size_t cap)
         snprintf(db, cap, "%s", o->db);
     else
         snprintf(db, cap, "%s/relais.db", cfg.data_dir);
+    if (!o->key_file && cfg.store_key_file && cfg.store_key_file[0])
+        snprintf(relaisctl_key_file, sizeof relaisctl_key_file, "%s", cfg.store_key_file);
+    else if (!o->key_file && !o->db)
+        snprintf(relaisctl_key_file, sizeof relaisctl_key_file, "%s/store.key", cfg.data_dir);
     relais_config_cleanup(&cfg);
     return EXIT_OK;
 }
@@ -311,6 +356,7 @@ static int print_reading(const struct relais_stored_reading *r, void *ud)
     case RELAIS_READING_DATA: snprintf(value, sizeof value, "(%zu bytes)", r->len); break;
     default: snprintf(value, sizeof value, "-"); break;
     }
+    if (r->tampered) snprintf(value, sizeof value, "(its sealed record failed its check)");
     if (r->has_sum) {
         size_t n = strlen(value);
         snprintf(value + n, sizeof value - n, " sum=%.10g", r->sum);
@@ -412,12 +458,8 @@ static int print_dead_letter(const struct relais_dead_letter *d, void *ud)
 static int cmd_walk(const struct opts *o, const char *db, const char *cmd)
 {
     struct relais_store *st = NULL;
-    const struct relais_store_opts so = {.readonly = true};
-    int rc = relais_store_open(&st, db, &so);
-    if (rc) {
-        fprintf(stderr, "relaisctl: cannot open the store %s: %s\n", db, relais_strerror(rc));
-        return EXIT_ERROR;
-    }
+    int rc = ctl_store_open(db, true, &st);
+    if (rc) return EXIT_ERROR;
     struct relais_store_filter f = {o->device, o->metric, o->flagged, o->limit};
     struct walk w = {o, o->json ? json_array() : NULL, 0};
     if (strcmp(cmd, "readings") == 0)
@@ -463,12 +505,8 @@ int ask(const char *sock, const char *request, json_t **answer)
 
 static int open_rw(const char *db, struct relais_store **st, struct relais_registry **reg)
 {
-    umask(077);
-    int rc = relais_store_open(st, db, NULL);
-    if (rc) {
-        fprintf(stderr, "relaisctl: cannot open the store %s: %s\n", db, relais_strerror(rc));
-        return EXIT_ERROR;
-    }
+    int rc = ctl_store_open(db, false, st);
+    if (rc) return EXIT_ERROR;
     rc = relais_registry_create(reg, *st);
     if (rc) {
         fprintf(stderr, "relaisctl: cannot read the registry: %s\n", relais_strerror(rc));
@@ -651,6 +689,22 @@ static int cmd_audit_verify(const struct opts *o, const char *db)
         fprintf(stderr, "relaisctl: cannot open the store %s: %s\n", db, relais_strerror(rc));
         return EXIT_ERROR;
     }
+    /* a head kept elsewhere: its row must be there with that very hash */
+    long long head_id = 0;
+    uint8_t head_want[RELAIS_SHA256_LEN], head_have[RELAIS_SHA256_LEN];
+    int head_rc = RELAIS_OK;
+    if (o->head) {
+        char hex[2 * RELAIS_SHA256_LEN + 2];
+        int used = 0;
+        if (sscanf(o->head, "%lld:%65[0-9a-fA-F]%n", &head_id, hex, &used) != 2 ||
+            o->head[used] != '\0' || head_id <= 0 ||
+            relais_unhex(hex, head_want, sizeof head_want)) {
+            relais_store_close(st);
+            fprintf(stderr, "relaisctl: --head: '%s' is not ID:SHA256 (64 hex digits)\n", o->head);
+            return EXIT_USAGE;
+        }
+        head_rc = relais_audit_row_hash(st, head_id, head_have);
+    }
     struct relais_audit_report *r = malloc(sizeof *r);
     rc = r ? relais_audit_verify(st, r) : RELAIS_ENOMEM;
     relais_store_close(st);
@@ -662,7 +716,22 @@ static int cmd_audit_verify(const struct opts *o, const char *db)
     char head[2 * RELAIS_SHA256_LEN + 1];
     for (size_t i = 0; i < RELAIS_SHA256_LEN; i++)
         snprintf(head + 2 * i, 3, "%02x", r->head[i]);
-    bool intact = r->nfindings == 0;
+    if (o->head && head_rc != RELAIS_OK && head_rc != RELAIS_ENOTFOUND) {
+        fprintf(stderr, "relaisctl: audit verify: %s\n", relais_strerror(head_rc));
+        free(r);
+        return EXIT_ERROR;
+    }
+    /* against the head: cut off (its row is gone), rewritten (another hash) */
+    const char *head_verdict = NULL;
+    if (o->head && head_rc == RELAIS_ENOTFOUND)
+        head_verdict = "cut off: the row of the head kept elsewhere is not in the trail";
+    else if (o->head && memcmp(head_have, head_want, sizeof head_want) != 0)
+        head_verdict = "rewritten: the row of the head kept elsewhere has another hash";
+    else if (o->head)
+        head_verdict = "matches the head kept elsewhere";
+    bool head_ok =
+        !o->head || (head_rc == RELAIS_OK && memcmp(head_have, head_want, sizeof head_want) == 0);
+    bool intact = r->nfindings == 0 && head_ok;
     if (o->json) {
         json_t *f = json_array();
         for (size_t i = 0; i < r->nfindings; i++)
@@ -674,11 +743,16 @@ static int cmd_audit_verify(const struct opts *o, const char *db)
                                 "first_id", (json_int_t)r->first_id, "last_id",
                                 (json_int_t)r->last_id, "head", r->rows ? head : "", "intact",
                                 intact, "findings", f, "more", (json_int_t)r->more);
+        if (o->head)
+            json_object_set_new(out, "against_head",
+                                json_pack("{s:I, s:b, s:s}", "id", (json_int_t)head_id, "ok",
+                                          head_ok, "verdict", head_verdict));
         json_dumpf(out, stdout, JSON_INDENT(1));
         printf("\n");
         json_decref(out);
     } else if (r->rows == 0) {
         printf("audit trail: empty\n");
+        if (o->head) printf("against row %lld: %s\n", head_id, head_verdict);
     } else {
         printf("audit trail: %llu rows (%lld..%lld): %s\n", (unsigned long long)r->rows,
                (long long)r->first_id, (long long)r->last_id, intact ? "intact" : "NOT INTACT");
@@ -701,6 +775,7 @@ static int cmd_audit_verify(const struct opts *o, const char *db)
         printf("head: row %lld, sha256 %s (keep it elsewhere: rows cut off at the end "
                "show only against it)\n",
                (long long)r->last_id, head);
+        if (o->head) printf("against row %lld: %s\n", head_id, head_verdict);
     }
     free(r);
     return intact ? EXIT_OK : EXIT_TAMPERED;
@@ -775,6 +850,8 @@ int main(int argc, char **argv)
         case 'c': o.config = optarg; break;
         case 's': o.socket = optarg; break;
         case 'd': o.db = optarg; break;
+        case 'K': o.key_file = optarg; break;
+        case 'H': o.head = optarg; break;
         case 'D': o.device = optarg; break;
         case 'm': o.metric = optarg; break;
         case 'f': o.flagged = true; break;
@@ -807,7 +884,11 @@ int main(int argc, char **argv)
                 (strcmp(argv[optind + 1], "add") == 0 || strcmp(argv[optind + 1], "remove") == 0);
     bool is_audit = strcmp(cmd, "audit") == 0;
     known |= is_audit && nargs == 2 && strcmp(argv[optind + 1], "verify") == 0;
-    for (int k = 0; commands[k].name && !is_device && !is_audit; k++)
+    bool is_key = strcmp(cmd, "key") == 0;
+    known |= is_key && nargs == 2 && strcmp(argv[optind + 1], "rotate") == 0;
+    bool is_uplink = strcmp(cmd, "uplink") == 0;
+    known |= is_uplink && nargs == 2 && strcmp(argv[optind + 1], "csr") == 0;
+    for (int k = 0; commands[k].name && !is_device && !is_audit && !is_key && !is_uplink; k++)
         known |= nargs == 1 && strcmp(cmd, commands[k].name) == 0;
     bool care = care_command_known(cmd, nargs - 1, argv + optind + 1);
     known |= care;
@@ -821,6 +902,8 @@ int main(int argc, char **argv)
     if (rc) return rc;
     if (care) return care_command(&o, sock, db, cmd, nargs - 1, argv + optind + 1);
     if (is_audit) return cmd_audit_verify(&o, db);
+    if (is_key) return cmd_key_rotate(&o, sock, db);
+    if (is_uplink) return cmd_uplink_csr(&o, relaisctl_upstream_key, relaisctl_gateway);
     if (strcmp(cmd, "status") == 0) return cmd_status(&o, sock);
     if (strcmp(cmd, "devices") == 0) return cmd_devices(&o, sock, db);
     if (is_device && strcmp(argv[optind + 1], "add") == 0)

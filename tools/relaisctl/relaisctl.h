@@ -12,7 +12,7 @@
 enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2, EXIT_NOT_RUNNING = 3, EXIT_TAMPERED = 4 };
 
 struct opts {
-    const char *config, *socket, *db, *device, *metric, *kind, *patient, *by;
+    const char *config, *socket, *db, *key_file, *head, *device, *metric, *kind, *patient, *by;
     bool flagged, json, all;
     long limit;
 };
@@ -27,6 +27,18 @@ int64_t wall_ms(void);
  * Returns an exit code. */
 int broker_passwd_update(const char *passwd_file, const char *pid_file, const char *user,
                          const char *password);
+/* Opens the store with its key (--key-file, [store] key_file, or store.key
+ * beside the database); a read-only open without a readable key reads only
+ * what is not sealed.  Prints why it failed. */
+struct relais_store;
+int ctl_store_open(const char *db, bool readonly, struct relais_store **st);
+extern char relaisctl_key_file[4096];
+/* uplink.c: uplink csr (the gateway's key into key_file, the request on
+ * stdout) */
+int cmd_uplink_csr(const struct opts *o, const char *key_file, const char *gateway);
+extern char relaisctl_upstream_key[4096];
+/* key.c: key rotate */
+int cmd_key_rotate(const struct opts *o, const char *sock, const char *db);
 /* [gateway] id from the configuration ("gw" when it could not be read). */
 extern char relaisctl_gateway[40];
 

@@ -29,6 +29,8 @@ struct fake_clock {
 };
 
 struct eng {
+    uint8_t key[RELAIS_STORE_KEY_LEN];
+    bool has_key;
     char dir[64];
     char db[128];
     char gateway[40];
@@ -74,8 +76,15 @@ static int run_rules(struct eng *g)
 
 static int open_all(struct eng *g)
 {
-    const struct relais_store_opts so = {0};
-    int rc = relais_store_open(&g->st, g->db, &so);
+    /* a store of its own for one run: a key of its own, never written,
+     * kept across the scenario's restarts */
+    int rc;
+    if (!g->has_key) {
+        if ((rc = relais_random_bytes(g->key, sizeof g->key))) return rc;
+        g->has_key = true;
+    }
+    const struct relais_store_opts so = {.key = g->key};
+    rc = relais_store_open(&g->st, g->db, &so);
     if (rc) return rc;
     const struct relais_engine_opts eo = {.gateway_id = g->gateway, .max_renotify = 3};
     return relais_engine_create(&g->e, g->st, &g->clock, &eo);

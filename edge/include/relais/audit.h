@@ -59,4 +59,10 @@ struct relais_audit_report {
  * RELAIS_ENOMEM). */
 int relais_audit_verify(struct relais_store *st, struct relais_audit_report *out);
 
+/* The stored hash of audit row id: RELAIS_OK, RELAIS_ENOTFOUND (no such
+ * row), or an error.  With a head kept elsewhere (relaisd sends its head to
+ * the hospital in its status) it shows a trail cut off at its end (the row
+ * is gone) or recomputed whole (the row's hash differs). */
+int relais_audit_row_hash(struct relais_store *st, int64_t id, uint8_t out[RELAIS_SHA256_LEN]);
+
 #endif

@@ -22,6 +22,30 @@ void relais_sha256_update(struct relais_sha256 *h, const void *data, size_t len)
 void relais_sha256_finish(struct relais_sha256 *h, uint8_t out[RELAIS_SHA256_LEN]);
 void relais_sha256(const void *data, size_t len, uint8_t out[RELAIS_SHA256_LEN]);
 
+/* HMAC-SHA256 of data under key. */
+void relais_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
+                        uint8_t out[RELAIS_SHA256_LEN]);
+
+/* Compares two byte strings in constant time: 0 when equal. */
+int relais_ct_compare(const void *a, const void *b, size_t len);
+
+/*
+ * AES-256-GCM sealing of one record: a fresh random 96-bit nonce from the
+ * CTR-DRBG, the 128-bit tag, the associated data authenticated, not stored.
+ * Sealed layout: version byte 1 || nonce (12) || ciphertext (len) || tag (16),
+ * that is RELAIS_SEAL_OVERHEAD bytes more than the plaintext.
+ * relais_seal: out has room for len + RELAIS_SEAL_OVERHEAD; RELAIS_OK or
+ * RELAIS_EIO.  relais_unseal: out has room for len - RELAIS_SEAL_OVERHEAD;
+ * RELAIS_ECORRUPT (nothing usable in out) when the record, its associated
+ * data or the key do not match.
+ */
+#define RELAIS_SEAL_KEY_LEN  32
+#define RELAIS_SEAL_OVERHEAD (1 + 12 + 16)
+int relais_seal(const uint8_t key[RELAIS_SEAL_KEY_LEN], const void *aad, size_t aad_len,
+                const void *in, size_t len, uint8_t *out);
+int relais_unseal(const uint8_t key[RELAIS_SEAL_KEY_LEN], const void *aad, size_t aad_len,
+                  const uint8_t *in, size_t len, uint8_t *out);
+
 /* Cryptographic random bytes from mbedtls's CTR-DRBG, seeded from the
  * kernel's entropy (getrandom) at first use.  Returns RELAIS_OK or RELAIS_EIO. */
 int relais_random_bytes(void *out, size_t len);

@@ -19,7 +19,8 @@ int relais_secret_read(const char *path, char *buf, size_t cap);
 int relais_secret_check(const char *path);
 
 /* Creates dir and its parents as needed; the last component gets mode.
- * Refuses an existing directory that others may write. */
+ * Refuses an existing directory that others may write; one wider than mode
+ * is tightened to mode when it is ours (logged), refused when it is not. */
 int relais_dir_ensure(const char *path, unsigned mode);
 
 #endif

@@ -40,11 +40,16 @@ enum relais_store_put {
 
 #define RELAIS_PACK_FLAG_SEQ_REUSED 0x1 /* packs.flags: seq seen before with another body */
 /* 0x2: emptied by eviction; 0x4: downsampled (store_evict.c) */
-#define RELAIS_PACK_FLAG_SIGNED 0x8 /* its signature was verified (packs.sig holds it) */
+#define RELAIS_PACK_FLAG_SIGNED     0x8 /* its signature was verified (packs.sig holds it) */
+
+#define RELAIS_STORE_KEY_LEN 32
 
 struct relais_store_opts {
     uint64_t quota_bytes; /* 0: no quota */
     bool readonly;        /* relaisctl: read-only, no migration, no checks */
+    /* the store key (RELAIS_STORE_KEY_LEN bytes): required for a writable
+     * open; a read-only open without it reads only what is not sealed */
+    const uint8_t *key;
 };
 
 /*
@@ -56,6 +61,37 @@ struct relais_store_opts {
  */
 int relais_store_open(struct relais_store **out, const char *path,
                       const struct relais_store_opts *opts);
+/*
+ * The store key file: 64 hex digits and a newline, mode 0600 (refused when
+ * group or others have any access).  relais_store_key_write creates it
+ * (O_EXCL, 0600, fsync'd); relais_store_key_generate with a fresh key from
+ * the CTR-DRBG.
+ */
+int relais_store_key_read(const char *path, uint8_t key[RELAIS_STORE_KEY_LEN]);
+int relais_store_key_write(const char *path, const uint8_t key[RELAIS_STORE_KEY_LEN]);
+int relais_store_key_generate(const char *path);
+/*
+ * Opens the store with the key in key_file (opts->key is ignored).  When the
+ * store was re-sealed under "<key_file>.new" by a key rotation that stopped
+ * before renaming it (see relais_store_rekey), that key is taken and renamed
+ * into place.  create_key: a missing key file is created with a fresh key,
+ * only when the database does not exist yet (a fresh store).
+ */
+int relais_store_open_keyed(struct relais_store **out, const char *path, const char *key_file,
+                            bool create_key, const struct relais_store_opts *opts);
+/* Re-seals every sealed value and recomputes every keyed tag under a new
+ * key, in one transaction, audited ("store.key_rotated"); on failure
+ * (RELAIS_ECORRUPT: a record failed its check) nothing changed. */
+int relais_store_rekey(struct relais_store *st, const uint8_t key[RELAIS_STORE_KEY_LEN],
+                       int64_t now_ms);
+/* The id of the key in use (16 hex digits), RELAIS_ENOTFOUND without key. */
+int relais_store_key_id(const struct relais_store *st, char out[17]);
+/* Sealed values that failed their check since the store was opened (each
+ * logged and, once relais_store_tamper_flush runs in a transaction, audited
+ * as "store.tampered"). */
+uint64_t relais_store_tampered(const struct relais_store *st);
+int relais_store_tamper_flush(struct relais_store *st, int64_t now_ms);
+
 /* Rolls back an open transaction, checkpoints the WAL (writable stores) and
  * closes.  NULL is fine. */
 void relais_store_close(struct relais_store *st);
@@ -95,6 +131,11 @@ int relais_store_put_reject(struct relais_store *st, const struct relais_reject_
 /* Appends to the hash-chained audit trail (inside a transaction). */
 int relais_store_audit(struct relais_store *st, int64_t at_ms, const char *kind,
                        const char *subject, const char *detail);
+/* The committed head of the audit trail: its last row and that row's hash
+ * (0 and zeros while it is empty).  relaisd sends it to the hospital in its
+ * status, where relaisd cannot rewrite it: a trail cut off at its end, or
+ * recomputed whole, shows against it (relaisctl audit verify --head). */
+void relais_store_audit_head(const struct relais_store *st, int64_t *id, uint8_t hash[32]);
 
 /* ---- the device registry ---- */
 
@@ -169,6 +210,7 @@ struct relais_stored_reading {
     double update_time;
     int64_t received_ms;
     int flags;
+    bool tampered; /* its sealed record failed its check: metric "?", no value */
 };
 
 struct relais_stored_pack {
