@@ -56,6 +56,9 @@ const struct relais_config_key relais_config_keys[] = {
     {"local", "broker_pid_file", RELAIS_CFG_PATH, "", 0, 0, OFF(local_broker_pid_file), RL, NULL,
      "mosquitto's pid file: relaisctl sends it SIGHUP to reload its password file. Empty: "
      "reload it yourself."},
+    {"local", "broker_log_file", RELAIS_CFG_PATH, "", 0, 0, OFF(local_broker_log_file), 0, NULL,
+     "mosquitto's log file: relaisd follows it and audits each refused connection (wrong "
+     "password, failed TLS). Empty: refusals stay in mosquitto's log only."},
 
     {"coap", "bind", RELAIS_CFG_HOST, "0.0.0.0", 0, 0, OFF(coap_bind), 0, NULL,
      "Address of the CoAP server (DTLS). Plain CoAP always binds loopback."},

@@ -4,6 +4,7 @@
 #include "relais/care_report.h"
 #include "relais/coap_server.h"
 #include "relais/control.h"
+#include "relais/broker_log.h"
 #include "relais/crypto.h"
 #include "relais/engine.h"
 #include "relais/error.h"
@@ -73,6 +74,11 @@ struct daemon {
     bool test_clock;
     struct relais_timer rules_timer;
     struct relais_timer housekeep_timer;
+    struct relais_timer broker_log_timer;
+    struct relais_broker_log *broker_log; /* [local] broker_log_file; NULL: none */
+    uint64_t broker_refused, broker_refused_unaudited;
+    int64_t broker_audit_sec; /* the wall second of the last audited refusals */
+    int broker_audit_n;       /* refusals audited in that second */
     uint64_t housekeep_runs;
     struct relais_housekeep_result housekeep_last;
     bool housekeep_nothing_left;
@@ -456,6 +462,51 @@ static void housekeep_cb(struct relais_timer *t)
     relais_loop_timer_arm(d->loop, &d->housekeep_timer, next);
 }
 
+/* ---- the gateway broker's refusals, from its log ---- */
+
+#define BROKER_LOG_PERIOD_MS    1000
+#define BROKER_LOG_MAX_BYTES    (256 * 1024) /* read per period at most */
+#define BROKER_AUDIT_PER_SECOND 10           /* more are counted, not audited */
+
+static void broker_refusal_cb(const struct relais_broker_refusal *r, void *ud)
+{
+    struct daemon *d = ud;
+    d->broker_refused++;
+    int64_t now = relais_clock_wall_ms(relais_loop_clock(d->loop));
+    if (now / 1000 != d->broker_audit_sec) {
+        d->broker_audit_sec = now / 1000;
+        d->broker_audit_n = 0;
+    }
+    if (d->broker_audit_n >= BROKER_AUDIT_PER_SECOND) {
+        d->broker_refused_unaudited++;
+        return;
+    }
+    d->broker_audit_n++;
+    char subject[96], detail[256];
+    snprintf(subject, sizeof subject, "mqtt %s", r->peer);
+    snprintf(detail, sizeof detail, "the gateway broker refused a connection on port %d%s%s: %s",
+             r->listener_port, r->client[0] ? " from client " : "", r->client, r->reason);
+    log_warn("broker", "%s: %s", subject, detail);
+    if (relais_store_audit(d->store, now, "device.refused", subject, detail))
+        d->broker_refused_unaudited++;
+}
+
+static void broker_log_cb(struct relais_timer *t)
+{
+    struct daemon *d = (struct daemon *)((char *)t - offsetof(struct daemon, broker_log_timer));
+    relais_ingest_flush(d->ingest);
+    int rc = relais_store_begin(d->store);
+    if (!rc) {
+        int n = relais_broker_log_poll(d->broker_log, BROKER_LOG_MAX_BYTES, broker_refusal_cb, d);
+        if (n > 0)
+            rc = relais_store_commit(d->store);
+        else
+            relais_store_rollback(d->store);
+    }
+    if (rc) log_error("broker", "the broker's refusals were not audited: %s", relais_strerror(rc));
+    relais_loop_timer_arm(d->loop, &d->broker_log_timer, BROKER_LOG_PERIOD_MS);
+}
+
 /* Over the quota: make room now, not at the next period. */
 static void housekeep_soon(struct daemon *d)
 {
@@ -604,6 +655,9 @@ static json_t *status_json(struct daemon *d)
     char key_id[17] = "";
     relais_store_key_id(d->store, key_id);
     json_object_set_new(store, "key_id", json_string(key_id));
+    json_object_set_new(local, "refused", json_integer((json_int_t)d->broker_refused));
+    json_object_set_new(local, "refused_unaudited",
+                        json_integer((json_int_t)d->broker_refused_unaudited));
     json_object_set_new(store, "audit", audit_head_json(d));
     json_object_set_new(store, "sealed_failed",
                         json_integer((json_int_t)relais_store_tampered(d->store)));
@@ -1156,7 +1210,9 @@ static void teardown(struct daemon *d)
         relais_loop_timer_cancel(d->loop, &d->watchdog_timer);
         relais_loop_timer_cancel(d->loop, &d->rules_timer);
         relais_loop_timer_cancel(d->loop, &d->housekeep_timer);
+        relais_loop_timer_cancel(d->loop, &d->broker_log_timer);
     }
+    relais_broker_log_close(d->broker_log);
     relais_engine_destroy(d->engine);
     relais_store_close(d->store);
     relais_loop_destroy(d->loop);
@@ -1178,6 +1234,7 @@ int relais_daemon_run(const char *config_path, struct relais_config *cfg,
     relais_timer_init(&d.watchdog_timer, watchdog_cb);
     relais_timer_init(&d.rules_timer, rules_timer_cb);
     relais_timer_init(&d.housekeep_timer, housekeep_cb);
+    relais_timer_init(&d.broker_log_timer, broker_log_cb);
 
     umask(077);
     relais_log_set_level(d.cfg.log_level);
@@ -1248,6 +1305,10 @@ int relais_daemon_run(const char *config_path, struct relais_config *cfg,
     rules_run(&d);
     if ((rc = relais_mqtt_ingest_start(d.mqtt))) goto out;
     relais_loop_timer_arm(d.loop, &d.housekeep_timer, 1000);
+    if (d.cfg.local_broker_log_file && d.cfg.local_broker_log_file[0]) {
+        if ((rc = relais_broker_log_open(&d.broker_log, d.cfg.local_broker_log_file))) goto out;
+        relais_loop_timer_arm(d.loop, &d.broker_log_timer, BROKER_LOG_PERIOD_MS);
+    }
 
     uint64_t wd_usec = 0;
     if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec >= 2000) {

@@ -15,7 +15,8 @@ rl_broker_user vitals-1
 rl_broker_user vitals-2
 BROKER_PORT=$(rl_free_port)
 rl_broker_start
-rl_relaisd_conf
+# relaisd follows the broker's log (its stderr, here) for refusals
+rl_relaisd_conf local.broker_log_file="$T/broker.log"
 rl_relaisd_start
 rl_ack_session vitals-1
 rl_ack_session vitals-2
@@ -97,5 +98,16 @@ rl_expect_eq "what vitals-2 read with relais/#, \$SYS/# and #" \
     "$(grep -c -e '^relais/' -e '^\$SYS' "$T/wide.txt" || true)" 0
 rl_expect_eq "pack 25 forged over TLS" "$(rl_sqlite "SELECT count(*) FROM packs WHERE seq=25")" 0
 rl_expect_eq "packs 21..24" "$(rl_sqlite "SELECT count(*) FROM packs WHERE seq BETWEEN 21 AND 24")" 0
+
+# the broker's refusals reached relaisd's audit trail: four "not authorised"
+# (anonymous and a wrong password, on each listener), the TLS failures
+# (plain MQTT on the TLS port, another CA), each with its peer and port
+refused() { rl_sqlite "SELECT count(*) FROM audit WHERE kind = 'device.refused' AND subject LIKE 'mqtt 127.0.0.1%' AND detail LIKE '%$1%'"; }
+rl_wait_for 10 "four refusals for passwords audited" sh -c "[ \$(sqlite3 -readonly '$T/data/relais.db' \"SELECT count(*) FROM audit WHERE kind = 'device.refused' AND detail LIKE '%not authorised'\") -ge 4 ]"
+rl_expect_eq "not authorised on the loopback listener" "$(refused "port $BROKER_PORT: not authorised")" 2
+rl_expect_eq "not authorised on the TLS listener" "$(refused "port $BROKER_TLS_PORT: not authorised")" 2
+[ "$(refused "port $BROKER_TLS_PORT: TLS: ")" -ge 2 ] ||
+    rl_fail "the TLS refusals are not audited: $(rl_sqlite "SELECT detail FROM audit WHERE kind = 'device.refused'")"
+rl_expect_eq "counted in the status" "$(rl_status_field local.refused)" "$(rl_sqlite "SELECT count(*) FROM audit WHERE kind = 'device.refused' AND subject LIKE 'mqtt %'")"
 rl_relaisd_stop
 rl_log "PASS"

@@ -44,8 +44,12 @@ for f in "${files[@]}"; do
     rl_log "scenario $name"
     "$RELAIS_SCENARIO" --daemon --relaisd "$RELAISD" --config "$T/relaisd.conf" \
         --socket "$T/data-$n/relaisd.sock" --broker-port "$BROKER_PORT" \
-        --device-password "$DEV_PW" --log "$T/relaisd.log" "$f" ||
+        --device-password "$DEV_PW" --log "$T/relaisd.log" "$f" || {
+        # this test's output is long: ctest may cut the logs rl_fail prints
+        echo "----- relaisd.log of $name (last 30 lines)"
+        tail -n 30 "$T/relaisd.log"
         rl_fail "scenario $name failed through relaisd"
+    }
     ran=$n
 done
 rl_log "$ran scenarios passed through relaisd"

@@ -36,6 +36,7 @@ struct relais_config {
     uint32_t local_max_inflight;
     char *local_broker_passwd_file; /* relaisctl device add/remove write it */
     char *local_broker_pid_file;    /* relaisctl signals mosquitto to reload it */
+    char *local_broker_log_file;    /* relaisd audits the refusals logged there */
     /* [coap]: relaisd's own CoAP server */
     char *coap_bind;
     uint32_t coap_port;
