@@ -581,6 +581,13 @@ int relais_store_alert_event_delivered(struct relais_store *st, int64_t event_id
 
 /* ---- dose slots and events ---- */
 
+static void slot_aad(struct store_aad *a, const char *patient, const char *key)
+{
+    store__aad_init(a, "dose_slots.status");
+    store__aad_str(a, patient);
+    store__aad_str(a, key);
+}
+
 int relais_store_slot_put(struct relais_store *st, const struct relais_slot_row *r)
 {
     PREP(st, CS_SLOT_PUT);
@@ -594,11 +601,21 @@ int relais_store_slot_put(struct relais_store *st, const struct relais_slot_row 
     sqlite3_bind_int64(s, 8, r->due_ms);
     sqlite3_bind_int64(s, 9, r->start_ms);
     sqlite3_bind_int64(s, 10, r->end_ms);
-    text(s, 11, r->status);
     ms_or_null(s, 12, r->reminded_ms);
-    sqlite3_bind_int(s, 13, r->doses);
-    ms_or_null(s, 14, r->first_dose_ms);
-    int rc = write_done(st, s, "slot put");
+    /* what the slot says of the patient (status, doses, first dose) is
+     * sealed in the status column; doses and first_dose_ms stay 0 / NULL */
+    char clear[64];
+    snprintf(clear, sizeof clear, "%s %d %lld", r->status, r->doses, (long long)r->first_dose_ms);
+    struct store_aad a;
+    slot_aad(&a, r->patient, r->key);
+    int rc = store__seal_bind_text(st, s, 11, &a, clear);
+    if (rc) {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+        return rc;
+    }
+    sqlite3_bind_int(s, 13, 0);
+    rc = write_done(st, s, "slot put");
     /* a missed dose goes to the hospital as a MedicationAdministration
      * "not-done" (once: the outbox keeps one row per slot) */
     if (!rc && strcmp(r->status, "missed") == 0) {
@@ -610,7 +627,7 @@ int relais_store_slot_put(struct relais_store *st, const struct relais_slot_row 
     return rc;
 }
 
-static void row_slot(sqlite3_stmt *s, struct relais_slot_row *r)
+static void row_slot(struct relais_store *st, sqlite3_stmt *s, struct relais_slot_row *r)
 {
     memset(r, 0, sizeof *r);
     col_copy(s, 0, r->patient, sizeof r->patient);
@@ -623,10 +640,23 @@ static void row_slot(sqlite3_stmt *s, struct relais_slot_row *r)
     r->due_ms = sqlite3_column_int64(s, 7);
     r->start_ms = sqlite3_column_int64(s, 8);
     r->end_ms = sqlite3_column_int64(s, 9);
-    col_copy(s, 10, r->status, sizeof r->status);
     r->reminded_ms = sqlite3_column_int64(s, 11);
-    r->doses = sqlite3_column_int(s, 12);
-    r->first_dose_ms = sqlite3_column_int64(s, 13);
+    struct store_aad a;
+    const char *clear = NULL;
+    slot_aad(&a, r->patient, r->key);
+    long long first = 0;
+    int doses = 0, used = 0;
+    char status[sizeof r->status];
+    if (store__unseal_text(st, s, 10, &a, "dose slot", &clear) != RELAIS_OK || !clear ||
+        sscanf(clear, "%11s %d %lld%n", status, &doses, &first, &used) != 3 ||
+        clear[used] != '\0' || doses < 0) {
+        /* reported (or no key): judged as unknown, never as taken or missed */
+        snprintf(r->status, sizeof r->status, "unknown");
+        return;
+    }
+    snprintf(r->status, sizeof r->status, "%s", status);
+    r->doses = doses;
+    r->first_dose_ms = first;
 }
 
 int relais_store_slot_get(struct relais_store *st, const char *patient, const char *key,
@@ -638,7 +668,7 @@ int relais_store_slot_get(struct relais_store *st, const char *patient, const ch
     int rc = sqlite3_step(s);
     int ret = RELAIS_ENOTFOUND;
     if (rc == SQLITE_ROW) {
-        row_slot(s, out);
+        row_slot(st, s, out);
         ret = RELAIS_OK;
     } else if (rc != SQLITE_DONE) {
         ret = store__error(st->db, rc, "slot get");
@@ -652,7 +682,7 @@ static int slot_row(struct relais_store *st, sqlite3_stmt *s, void *cb, void *ud
 {
     (void)st;
     struct relais_slot_row r;
-    row_slot(s, &r);
+    row_slot(st, s, &r);
     return ((int (*)(const struct relais_slot_row *, void *))cb)(&r, ud);
 }
 

@@ -851,7 +851,10 @@ const char store__seal_migration[] =
     "UPDATE careplans SET body = relais_seal(relais_aad('careplans.body', version, patient), body);"
     "UPDATE engine_kv SET value = relais_seal(relais_aad('engine_kv.value', key), value);"
     "UPDATE devices SET psk = relais_seal(relais_aad('devices.psk', id), psk),"
-    "  record_key = relais_seal(relais_aad('devices.record_key', id), record_key);";
+    "  record_key = relais_seal(relais_aad('devices.record_key', id), record_key);"
+    "UPDATE dose_slots SET status = relais_seal(relais_aad('dose_slots.status', patient, slot_key),"
+    "  status || ' ' || doses || ' ' || coalesce(first_dose_ms, 0)), doses = 0,"
+    "  first_dose_ms = NULL;";
 
 /* ---- key rotation ---- */
 
@@ -875,7 +878,9 @@ static const char rotate_sql[] =
     "  body = relais_reseal(relais_aad('careplans.body', version, patient), body);"
     "UPDATE engine_kv SET value = relais_reseal(relais_aad('engine_kv.value', key), value);"
     "UPDATE devices SET psk = relais_reseal(relais_aad('devices.psk', id), psk),"
-    "  record_key = relais_reseal(relais_aad('devices.record_key', id), record_key);";
+    "  record_key = relais_reseal(relais_aad('devices.record_key', id), record_key);"
+    "UPDATE dose_slots SET"
+    "  status = relais_reseal(relais_aad('dose_slots.status', patient, slot_key), status);";
 
 /* after the keys are swapped: what the index key derives */
 static const char rotate_index_sql[] =

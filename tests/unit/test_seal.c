@@ -130,7 +130,40 @@ static void care_rows(struct relais_store *st)
     assert_int_equal(relais_store_plan_put(st, 1, "p-1", "{\"drug\":\"capecitabine\"}", "test", 1),
                      RELAIS_OK);
     assert_int_equal(relais_store_kv_set(st, "engine", "{\"weight\":[[1,71.35]]}"), RELAIS_OK);
+    struct relais_slot_row sl;
+    memset(&sl, 0, sizeof sl);
+    snprintf(sl.patient, sizeof sl.patient, "p-1");
+    snprintf(sl.key, sizeof sl.key, "2026-11-23T08:00/am");
+    snprintf(sl.slot, sizeof sl.slot, "am");
+    snprintf(sl.date, sizeof sl.date, "2026-11-23");
+    snprintf(sl.status, sizeof sl.status, "late");
+    sl.doses = 2;
+    sl.first_dose_ms = 1794000123456;
+    assert_int_equal(relais_store_slot_put(st, &sl), RELAIS_OK);
     assert_int_equal(relais_store_commit(st), RELAIS_OK);
+}
+
+static int64_t q_int(struct relais_store *st, const char *sql)
+{
+    sqlite3_stmt *s = NULL;
+    assert_int_equal(sqlite3_prepare_v2(st->db, sql, -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
+/* The slot care_rows wrote: read back whole, its adherence not in clear. */
+static void slot_reads_back(struct relais_store *st)
+{
+    struct relais_slot_row sl;
+    assert_int_equal(relais_store_slot_get(st, "p-1", "2026-11-23T08:00/am", &sl), RELAIS_OK);
+    assert_string_equal(sl.status, "late");
+    assert_int_equal(sl.doses, 2);
+    assert_int_equal(sl.first_dose_ms, 1794000123456);
+    assert_int_equal(q_int(st, "SELECT count(*) FROM dose_slots WHERE typeof(status) = 'blob'"
+                               " AND doses = 0 AND first_dose_ms IS NULL"),
+                     1);
 }
 
 /* The bytes of the file and of its WAL. */
@@ -182,16 +215,6 @@ static struct seen walk(struct relais_store *st, const char *metric)
     return s;
 }
 
-static int64_t q_int(struct relais_store *st, const char *sql)
-{
-    sqlite3_stmt *s = NULL;
-    assert_int_equal(sqlite3_prepare_v2(st->db, sql, -1, &s, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-    int64_t v = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    return v;
-}
-
 /* A pill box with its DTLS key and record key, both made of one repeated
  * byte (easy to look for in the file). */
 static void device_rows(struct relais_store *st)
@@ -232,6 +255,7 @@ static void test_copy_reveals_nothing(void **state)
     care_rows(st);
     device_rows(st);
     device_keys_read_back(st);
+    slot_reads_back(st);
     /* through the store, everything reads back */
     struct seen s = walk(st, NULL);
     assert_int_equal(s.n, 4);
@@ -467,6 +491,7 @@ static void test_rotate(void **state)
     assert_string_equal(kv, "{\"weight\":[[1,71.35]]}");
     free(kv);
     device_keys_read_back(st);
+    slot_reads_back(st);
     /* a record that fails its check stops a rotation: nothing changes */
     assert_int_equal(sqlite3_exec(st->db,
                                   "UPDATE readings SET sealed = (SELECT sealed FROM readings"
@@ -518,7 +543,11 @@ static void test_migration_seals_a_clear_store(void **state)
                      " raised_ms, since_ms, evidence) VALUES(1, 'gw-1-1', 'p', 'fever', 1, 'had',"
                      " 'raised', 1, 1, 1, '{\"temperature\":38.77}');"
                      "INSERT INTO devices(id, kind, created_ms, psk, record_key) VALUES("
-                     " 'pillbox-1', 'pillbox', 1, x'" A5x32 "', x'" X5Ax32 "');",
+                     " 'pillbox-1', 'pillbox', 1, x'" A5x32 "', x'" X5Ax32 "');"
+                     "INSERT INTO dose_slots(patient, slot_key, slot, local_date, cycle, day,"
+                     " on_day, due_ms, start_ms, end_ms, status, doses, first_dose_ms) VALUES("
+                     " 'p-1', '2026-11-23T08:00/am', 'am', '2026-11-23', 1, 1, 1, 0, 0, 0,"
+                     " 'late', 2, 1794000123456);",
                      NULL, NULL, NULL),
         SQLITE_OK);
     sqlite3_close(db);
@@ -531,6 +560,7 @@ static void test_migration_seals_a_clear_store(void **state)
     assert_int_equal(relais_store_alert_get(st, "gw-1-1", &a), RELAIS_OK);
     assert_string_equal(a.evidence, "{\"temperature\":38.77}");
     device_keys_read_back(st);
+    slot_reads_back(st);
     relais_store_close(st);
     size_t len;
     char *bytes = file_bytes(f->path, &len);
