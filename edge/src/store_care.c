@@ -288,6 +288,12 @@ int relais_store_last_pack_id(struct relais_store *st, int64_t *out)
     return rc == SQLITE_ROW ? RELAIS_OK : store__error(st->db, rc, "last pack");
 }
 
+/* Copies the NUL-terminated src into dst, which has room for it. */
+static void copy_str(char *dst, const char *src)
+{
+    memcpy(dst, src, strlen(src) + 1);
+}
+
 static int reading_row(struct relais_store *st, sqlite3_stmt *s, void *cb, void *ud)
 {
     struct relais_engine_reading r;
@@ -309,11 +315,22 @@ static int reading_row(struct relais_store *st, sqlite3_stmt *s, void *cb, void 
                                        (size_t)sqlite3_column_bytes(s, 6), &c);
         if (rc == RELAIS_ECORRUPT) return 0; /* reported; never judged */
         if (rc) return rc;
-        r.metric = c.metric;
+        /* copied: the callback may unseal more (the scratch buffers turn) */
+        char *copy = malloc(strlen(c.metric) + 1 + (c.str ? strlen(c.str) + 1 : 0));
+        if (!copy) return RELAIS_ENOMEM;
+        copy_str(copy, c.metric);
+        r.metric = copy;
+        if (c.str) {
+            char *str = copy + strlen(c.metric) + 1;
+            copy_str(str, c.str);
+            r.str = str;
+        }
         r.kind = c.kind;
         r.value = c.value;
-        r.str = c.str;
         r.boolean = c.boolean;
+        int ret = ((int (*)(const struct relais_engine_reading *, void *))cb)(&r, ud);
+        free(copy);
+        return ret;
     }
     return ((int (*)(const struct relais_engine_reading *, void *))cb)(&r, ud);
 }
@@ -546,10 +563,17 @@ static int event_row(struct relais_store *st, sqlite3_stmt *s, void *cb, void *u
         .delivered_ms = sqlite3_column_int64(s, 9),
     };
     struct store_aad a;
+    const char *detail = NULL;
     store__event_aad(&a, e.alert, e.at_ms, e.event);
-    if (store__unseal_text(st, s, 7, &a, "alert event detail", &e.detail) != RELAIS_OK)
-        e.detail = "(the stored detail failed its integrity check)";
-    return ((int (*)(const struct relais_alert_event *, void *))cb)(&e, ud);
+    if (store__unseal_text(st, s, 7, &a, "alert event detail", &detail) != RELAIS_OK)
+        detail = "(the stored detail failed its integrity check)";
+    /* copied: the callback may unseal more (the scratch buffers turn) */
+    char *copy = strdup(detail ? detail : "");
+    if (!copy) return RELAIS_ENOMEM;
+    e.detail = copy;
+    int ret = ((int (*)(const struct relais_alert_event *, void *))cb)(&e, ud);
+    free(copy);
+    return ret;
 }
 
 int relais_store_foreach_alert_event(struct relais_store *st, const char *alert, int64_t after_id,
@@ -742,10 +766,16 @@ static int dose_row(struct relais_store *st, sqlite3_stmt *s, void *cb, void *ud
     };
     struct store_aad a;
     dose_aad(&a, e.pack_id, e.idx);
-    int rc = store__unseal_text(st, s, 7, &a, "dose event", &e.kind);
+    const char *kind = NULL;
+    int rc = store__unseal_text(st, s, 7, &a, "dose event", &kind);
     if (rc == RELAIS_ECORRUPT) return 0; /* reported; never counted */
     if (rc) return rc;
-    return ((int (*)(const struct relais_dose_event *, void *))cb)(&e, ud);
+    char *copy = strdup(kind ? kind : ""); /* the callback may unseal more */
+    if (!copy) return RELAIS_ENOMEM;
+    e.kind = copy;
+    rc = ((int (*)(const struct relais_dose_event *, void *))cb)(&e, ud);
+    free(copy);
+    return rc;
 }
 
 int relais_store_foreach_dose_event(struct relais_store *st, const char *patient,

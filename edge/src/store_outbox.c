@@ -500,9 +500,14 @@ int relais_store_alert_event_load(struct relais_store *st, int64_t id,
         };
         struct store_aad a;
         store__event_aad(&a, ev.alert, ev.at_ms, ev.event);
-        if (store__unseal_text(st, s, 6, &a, "alert event detail", &ev.detail) != RELAIS_OK)
-            ev.detail = "(the stored detail failed its integrity check)";
-        err = cb(&ev, ud);
+        const char *detail = NULL;
+        if (store__unseal_text(st, s, 6, &a, "alert event detail", &detail) != RELAIS_OK)
+            detail = "(the stored detail failed its integrity check)";
+        /* copied: the callback may unseal more (the scratch buffers turn) */
+        char *copy = strdup(detail ? detail : "");
+        ev.detail = copy ? copy : "";
+        err = copy ? cb(&ev, ud) : RELAIS_ENOMEM;
+        free(copy);
     } else {
         err = rc == SQLITE_DONE ? RELAIS_ENOTFOUND : store__error(st->db, rc, "alert event");
     }
