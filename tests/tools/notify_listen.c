@@ -58,7 +58,13 @@ int main(int argc, char **argv)
     }
     signal(SIGTERM, on_term);
     setvbuf(stdout, NULL, _IOLBF, 0);
-    time_t end = time(NULL) + atol(argv[2]);
+    char *stop_at;
+    long seconds = strtol(argv[2], &stop_at, 10);
+    if (*stop_at || seconds <= 0) {
+        fprintf(stderr, "notify_listen: SECONDS: '%s' is not a number of seconds\n", argv[2]);
+        return 2;
+    }
+    time_t end = time(NULL) + seconds;
     while (!stop && time(NULL) < end) {
         struct pollfd p = {fd, POLLIN, 0};
         if (poll(&p, 1, 200) <= 0) continue;
@@ -68,8 +74,8 @@ int main(int argc, char **argv)
             char b[CMSG_SPACE(sizeof(struct ucred))];
         } ctl;
         struct iovec iov = {buf, sizeof buf - 1};
-        struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl,
-                           .msg_controllen = sizeof ctl};
+        struct msghdr m = {
+            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl, .msg_controllen = sizeof ctl};
         ssize_t n = recvmsg(fd, &m, 0);
         if (n < 0) {
             if (errno == EINTR) continue;
