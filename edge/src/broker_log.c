@@ -43,10 +43,7 @@ static bool starts(const char *s, size_t len, const char *prefix, size_t *plen)
 
 static const char *find(const char *s, size_t len, const char *needle)
 {
-    size_t n = strlen(needle);
-    for (size_t i = 0; n <= len && i + n <= len; i++)
-        if (memcmp(s + i, needle, n) == 0) return s + i;
-    return NULL;
+    return memmem(s, len, needle, strlen(needle));
 }
 
 /* OpenSSL's reason: what follows the last ':' (without a final '.'). */

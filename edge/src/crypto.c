@@ -82,19 +82,42 @@ int relais_ct_compare(const void *a, const void *b, size_t len)
 #define SEAL_NONCE   12
 #define SEAL_TAG     16
 
-int relais_seal(const uint8_t key[RELAIS_SEAL_KEY_LEN], const void *aad, size_t aad_len,
-                const void *in, size_t len, uint8_t *out)
+_Static_assert(sizeof(mbedtls_gcm_context) <= sizeof(((struct relais_aead *)0)->opaque),
+               "struct relais_aead too small for mbedtls_gcm_context");
+
+static mbedtls_gcm_context *gcm_of(struct relais_aead *a)
 {
+    return (mbedtls_gcm_context *)(void *)a->opaque;
+}
+
+int relais_aead_init(struct relais_aead *a, const uint8_t key[RELAIS_SEAL_KEY_LEN])
+{
+    mbedtls_gcm_init(gcm_of(a));
+    int rc = mbedtls_gcm_setkey(gcm_of(a), MBEDTLS_CIPHER_ID_AES, key, 8 * RELAIS_SEAL_KEY_LEN);
+    if (rc) {
+        log_error("crypto", "AES-GCM key setup failed: -0x%04x", (unsigned)-rc);
+        mbedtls_gcm_free(gcm_of(a));
+        return RELAIS_EIO;
+    }
+    a->ready = true;
+    return RELAIS_OK;
+}
+
+void relais_aead_free(struct relais_aead *a)
+{
+    if (a->ready) mbedtls_gcm_free(gcm_of(a)); /* wipes the key schedule */
+    a->ready = false;
+}
+
+int relais_aead_seal(struct relais_aead *a, const void *aad, size_t aad_len, const void *in,
+                     size_t len, uint8_t *out)
+{
+    if (!a->ready) return RELAIS_EINVAL;
     out[0] = SEAL_VERSION;
     if (relais_random_bytes(out + 1, SEAL_NONCE)) return RELAIS_EIO;
-    mbedtls_gcm_context g;
-    mbedtls_gcm_init(&g);
-    int rc = mbedtls_gcm_setkey(&g, MBEDTLS_CIPHER_ID_AES, key, 8 * RELAIS_SEAL_KEY_LEN);
-    if (!rc)
-        rc = mbedtls_gcm_crypt_and_tag(&g, MBEDTLS_GCM_ENCRYPT, len, out + 1, SEAL_NONCE, aad,
-                                       aad_len, in, out + 1 + SEAL_NONCE, SEAL_TAG,
+    int rc = mbedtls_gcm_crypt_and_tag(gcm_of(a), MBEDTLS_GCM_ENCRYPT, len, out + 1, SEAL_NONCE,
+                                       aad, aad_len, in, out + 1 + SEAL_NONCE, SEAL_TAG,
                                        out + 1 + SEAL_NONCE + len);
-    mbedtls_gcm_free(&g);
     if (rc) {
         log_error("crypto", "AES-GCM seal failed: -0x%04x", (unsigned)-rc);
         return RELAIS_EIO;
@@ -102,23 +125,38 @@ int relais_seal(const uint8_t key[RELAIS_SEAL_KEY_LEN], const void *aad, size_t 
     return RELAIS_OK;
 }
 
-int relais_unseal(const uint8_t key[RELAIS_SEAL_KEY_LEN], const void *aad, size_t aad_len,
-                  const uint8_t *in, size_t len, uint8_t *out)
+int relais_aead_open(struct relais_aead *a, const void *aad, size_t aad_len, const uint8_t *in,
+                     size_t len, uint8_t *out)
 {
-    if (len < RELAIS_SEAL_OVERHEAD || in[0] != SEAL_VERSION) return RELAIS_ECORRUPT;
+    if (!a->ready || len < RELAIS_SEAL_OVERHEAD || in[0] != SEAL_VERSION) return RELAIS_ECORRUPT;
     size_t n = len - RELAIS_SEAL_OVERHEAD;
-    mbedtls_gcm_context g;
-    mbedtls_gcm_init(&g);
-    int rc = mbedtls_gcm_setkey(&g, MBEDTLS_CIPHER_ID_AES, key, 8 * RELAIS_SEAL_KEY_LEN);
-    if (!rc)
-        rc = mbedtls_gcm_auth_decrypt(&g, n, in + 1, SEAL_NONCE, aad, aad_len,
+    int rc = mbedtls_gcm_auth_decrypt(gcm_of(a), n, in + 1, SEAL_NONCE, aad, aad_len,
                                       in + 1 + SEAL_NONCE + n, SEAL_TAG, in + 1 + SEAL_NONCE, out);
-    mbedtls_gcm_free(&g);
     if (rc) {
         if (n) relais_zeroize(out, n);
         return RELAIS_ECORRUPT;
     }
     return RELAIS_OK;
+}
+
+int relais_seal(const uint8_t key[RELAIS_SEAL_KEY_LEN], const void *aad, size_t aad_len,
+                const void *in, size_t len, uint8_t *out)
+{
+    struct relais_aead a = {.ready = false};
+    int rc = relais_aead_init(&a, key);
+    if (!rc) rc = relais_aead_seal(&a, aad, aad_len, in, len, out);
+    relais_aead_free(&a);
+    return rc;
+}
+
+int relais_unseal(const uint8_t key[RELAIS_SEAL_KEY_LEN], const void *aad, size_t aad_len,
+                  const uint8_t *in, size_t len, uint8_t *out)
+{
+    struct relais_aead a = {.ready = false};
+    int rc = relais_aead_init(&a, key) ? RELAIS_ECORRUPT : RELAIS_OK;
+    if (!rc) rc = relais_aead_open(&a, aad, aad_len, in, len, out);
+    relais_aead_free(&a);
+    return rc;
 }
 
 /* One DRBG for the process (relaisd and its tools are single-threaded). */

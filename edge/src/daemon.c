@@ -468,42 +468,60 @@ static void housekeep_cb(struct relais_timer *t)
 #define BROKER_LOG_MAX_BYTES    (256 * 1024) /* read per period at most */
 #define BROKER_AUDIT_PER_SECOND 10           /* more are counted, not audited */
 
+/* What one poll found: refusals to audit (at most BROKER_AUDIT_PER_SECOND
+ * in a wall second), the rest only counted. */
+struct broker_poll {
+    struct daemon *d;
+    int64_t now;
+    struct relais_broker_refusal keep[BROKER_AUDIT_PER_SECOND];
+    int nkeep;
+};
+
 static void broker_refusal_cb(const struct relais_broker_refusal *r, void *ud)
 {
-    struct daemon *d = ud;
+    struct broker_poll *bp = ud;
+    struct daemon *d = bp->d;
     d->broker_refused++;
-    int64_t now = relais_clock_wall_ms(relais_loop_clock(d->loop));
-    if (now / 1000 != d->broker_audit_sec) {
-        d->broker_audit_sec = now / 1000;
+    if (bp->now / 1000 != d->broker_audit_sec) {
+        d->broker_audit_sec = bp->now / 1000;
         d->broker_audit_n = 0;
     }
-    if (d->broker_audit_n >= BROKER_AUDIT_PER_SECOND) {
+    if (d->broker_audit_n >= BROKER_AUDIT_PER_SECOND || bp->nkeep >= BROKER_AUDIT_PER_SECOND) {
         d->broker_refused_unaudited++;
         return;
     }
     d->broker_audit_n++;
-    char subject[96], detail[256];
-    snprintf(subject, sizeof subject, "mqtt %s", r->peer);
-    snprintf(detail, sizeof detail, "the gateway broker refused a connection on port %d%s%s: %s",
-             r->listener_port, r->client[0] ? " from client " : "", r->client, r->reason);
-    log_warn("broker", "%s: %s", subject, detail);
-    if (relais_store_audit(d->store, now, "device.refused", subject, detail))
-        d->broker_refused_unaudited++;
+    bp->keep[bp->nkeep++] = *r;
 }
 
 static void broker_log_cb(struct relais_timer *t)
 {
     struct daemon *d = (struct daemon *)((char *)t - offsetof(struct daemon, broker_log_timer));
-    relais_ingest_flush(d->ingest);
-    int rc = relais_store_begin(d->store);
-    if (!rc) {
-        int n = relais_broker_log_poll(d->broker_log, BROKER_LOG_MAX_BYTES, broker_refusal_cb, d);
-        if (n > 0)
+    struct broker_poll bp = {.d = d, .now = relais_clock_wall_ms(relais_loop_clock(d->loop))};
+    relais_broker_log_poll(d->broker_log, BROKER_LOG_MAX_BYTES, broker_refusal_cb, &bp);
+    int rc = RELAIS_OK;
+    if (bp.nkeep > 0) { /* a transaction only when there is something to write */
+        relais_ingest_flush(d->ingest);
+        rc = relais_store_begin(d->store);
+        for (int i = 0; i < bp.nkeep && !rc; i++) {
+            const struct relais_broker_refusal *r = &bp.keep[i];
+            char subject[96], detail[256];
+            snprintf(subject, sizeof subject, "mqtt %s", r->peer);
+            snprintf(detail, sizeof detail,
+                     "the gateway broker refused a connection on port %d%s%s: %s", r->listener_port,
+                     r->client[0] ? " from client " : "", r->client, r->reason);
+            log_warn("broker", "%s: %s", subject, detail);
+            rc = relais_store_audit(d->store, bp.now, "device.refused", subject, detail);
+        }
+        if (!rc)
             rc = relais_store_commit(d->store);
-        else
+        else if (relais_store_in_transaction(d->store))
             relais_store_rollback(d->store);
+        if (rc) {
+            d->broker_refused_unaudited += (uint64_t)bp.nkeep;
+            log_error("broker", "the broker's refusals were not audited: %s", relais_strerror(rc));
+        }
     }
-    if (rc) log_error("broker", "the broker's refusals were not audited: %s", relais_strerror(rc));
     relais_loop_timer_arm(d->loop, &d->broker_log_timer, BROKER_LOG_PERIOD_MS);
 }
 

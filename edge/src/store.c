@@ -317,6 +317,7 @@ static void store_free(struct relais_store *st)
     free(st->bound);
     free(st->path);
     store__scratch_free(st);
+    relais_aead_free(&st->aead);
     relais_zeroize(&st->key, sizeof st->key);
     free(st);
 }
@@ -499,7 +500,16 @@ int relais_store_open(struct relais_store **out, const char *path,
     }
     st->readonly = opts && opts->readonly;
     st->quota = opts ? opts->quota_bytes : 0;
-    if (opts && opts->key) store__keys_derive(opts->key, &st->key);
+    if (opts && opts->key) {
+        struct store_keys k;
+        store__keys_derive(opts->key, &k);
+        int krc = store__keys_use(st, &k);
+        relais_zeroize(&k, sizeof k);
+        if (krc) {
+            store_free(st);
+            return krc;
+        }
+    }
     int rc = open_once(st);
     if (rc == RELAIS_ECORRUPT && !st->readonly) {
         for (int i = 0; i < ST_COUNT; i++) {

@@ -83,6 +83,7 @@ struct store_reading_clear {
 struct relais_store {
     sqlite3 *db;
     struct store_keys key, next; /* next: during a key rotation */
+    struct relais_aead aead;     /* key.seal set up (store__keys_use) */
     bool sealed;                 /* the store says which key sealed it */
     struct store_buf scratch[STORE_SCRATCH_N];
     int scratch_next;
@@ -139,6 +140,8 @@ void store__audit_hash(const uint8_t prev[RELAIS_SHA256_LEN], int64_t id, int64_
 
 /* ---- sealing (store_seal.c) ---- */
 void store__keys_derive(const uint8_t master[RELAIS_STORE_KEY_LEN], struct store_keys *k);
+/* Makes k the store's key and sets up its AES-GCM context. */
+int store__keys_use(struct relais_store *st, const struct store_keys *k);
 int store__seal_functions(struct relais_store *st);
 int store__key_check(struct relais_store *st);
 extern const char store__seal_migration[];

@@ -196,15 +196,25 @@ void store__scratch_free(struct relais_store *st)
 
 /* ---- sealing ---- */
 
-static int seal_with(const struct store_keys *k, const struct store_aad *a, const void *pt,
-                     size_t len, uint8_t *out)
+/* Seals under k: the store's key through its set-up context, another one
+ * (a rotation's next key) set up for the call. */
+static int seal_with(struct relais_store *st, const struct store_keys *k, const struct store_aad *a,
+                     const void *pt, size_t len, uint8_t *out)
 {
     if (!k->set) {
         log_error("store", "no store key: patient data cannot be sealed");
         return RELAIS_EPERM;
     }
     if (a->overflow) return RELAIS_ETOOBIG;
+    if (k == &st->key) return relais_aead_seal(&st->aead, a->b, a->n, pt, len, out);
     return relais_seal(k->seal, a->b, a->n, pt, len, out);
+}
+
+int store__keys_use(struct relais_store *st, const struct store_keys *k)
+{
+    relais_aead_free(&st->aead);
+    st->key = *k;
+    return relais_aead_init(&st->aead, st->key.seal);
 }
 
 int store__seal_bind(struct relais_store *st, sqlite3_stmt *s, int col, const struct store_aad *a,
@@ -212,7 +222,7 @@ int store__seal_bind(struct relais_store *st, sqlite3_stmt *s, int col, const st
 {
     uint8_t *out = scratch(st, len + RELAIS_SEAL_OVERHEAD);
     if (!out) return RELAIS_ENOMEM;
-    int rc = seal_with(&st->key, a, pt, len, out);
+    int rc = seal_with(st, &st->key, a, pt, len, out);
     if (rc) return rc;
     sqlite3_bind_blob(s, col, out, (int)(len + RELAIS_SEAL_OVERHEAD), SQLITE_TRANSIENT);
     return RELAIS_OK;
@@ -290,7 +300,7 @@ int store__unseal_col(struct relais_store *st, sqlite3_stmt *s, int col, const s
     uint8_t *pt = scratch(st, n + 1);
     if (!pt) return RELAIS_ENOMEM;
     if (type != SQLITE_BLOB || a->overflow ||
-        relais_unseal(st->key.seal, a->b, a->n, in, n, pt) != RELAIS_OK) {
+        relais_aead_open(&st->aead, a->b, a->n, in, n, pt) != RELAIS_OK) {
         store__tampered(st, a, what);
         return RELAIS_ECORRUPT;
     }
@@ -568,7 +578,7 @@ static int aad_arg(sqlite3_value *v, struct store_aad *a)
     return 0;
 }
 
-static void result_sealed(sqlite3_context *cx, const struct store_keys *k,
+static void result_sealed(sqlite3_context *cx, struct relais_store *st, const struct store_keys *k,
                           const struct store_aad *a, const void *pt, size_t len)
 {
     uint8_t *out = malloc(len + RELAIS_SEAL_OVERHEAD);
@@ -576,7 +586,7 @@ static void result_sealed(sqlite3_context *cx, const struct store_keys *k,
         sqlite3_result_error_nomem(cx);
         return;
     }
-    if (seal_with(k, a, pt, len, out)) {
+    if (seal_with(st, k, a, pt, len, out)) {
         free(out);
         sqlite3_result_error(cx, "sealing failed", -1);
         return;
@@ -601,7 +611,7 @@ static void fn_seal(sqlite3_context *cx, int argc, sqlite3_value **argv)
     const void *p = sqlite3_value_type(argv[1]) == SQLITE_BLOB ? sqlite3_value_blob(argv[1])
                                                                : sqlite3_value_text(argv[1]);
     size_t n = (size_t)sqlite3_value_bytes(argv[1]);
-    result_sealed(cx, &st->key, &a, p ? p : "", n);
+    result_sealed(cx, st, &st->key, &a, p ? p : "", n);
 }
 
 /* Opens argv[1] under st->key with the associated data argv[0] into a
@@ -656,7 +666,7 @@ static void with_clear(sqlite3_context *cx, sqlite3_value **argv, bool null_ok,
 static void reseal_clear(sqlite3_context *cx, struct relais_store *st, const struct store_aad *a,
                          const uint8_t *pt, size_t n)
 {
-    result_sealed(cx, &st->next, a, pt, n);
+    result_sealed(cx, st, &st->next, a, pt, n);
 }
 
 /* relais_reseal(aad, sealed): opened under the current key, sealed under
@@ -782,7 +792,7 @@ static void fn_seal_reading(sqlite3_context *cx, int argc, sqlite3_value **argv)
     struct store_aad a;
     store__reading_aad(&a, sqlite3_value_int64(argv[0]), sqlite3_value_int(argv[1]),
                        sqlite3_value_double(argv[2]), sqlite3_value_int(argv[3]));
-    result_sealed(cx, &st->key, &a, pt, n);
+    result_sealed(cx, st, &st->key, &a, pt, n);
     relais_zeroize(pt, n);
     free(pt);
 }
@@ -977,8 +987,8 @@ int relais_store_rekey(struct relais_store *st, const uint8_t key[RELAIS_STORE_K
     }
     sqlite3_free(err);
     err = NULL;
+    if (!rc) rc = store__keys_use(st, &st->next);
     if (!rc) {
-        st->key = st->next;
         if (sqlite3_exec(st->db, rotate_index_sql, NULL, NULL, &err) != SQLITE_OK) {
             log_error("store", "key rotation failed: %s", err ? err : "?");
             rc = RELAIS_ECORRUPT;
@@ -1009,7 +1019,8 @@ int relais_store_rekey(struct relais_store *st, const uint8_t key[RELAIS_STORE_K
         rc = relais_store_commit(st);
     else
         relais_store_rollback(st);
-    if (rc) st->key = old;
+    if (rc && store__keys_use(st, &old))
+        log_error("store", "the store key could not be set up again: reopen the store");
     relais_zeroize(&old, sizeof old);
     relais_zeroize(&st->next, sizeof st->next);
     return rc;

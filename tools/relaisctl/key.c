@@ -25,16 +25,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static void key_path(const char *db, char *out, size_t cap)
-{
-    if (relaisctl_key_file[0]) {
-        snprintf(out, cap, "%s", relaisctl_key_file);
-    } else {
-        const char *slash = strrchr(db, '/');
-        snprintf(out, cap, "%.*sstore.key", slash ? (int)(slash - db + 1) : 0, db);
-    }
-}
-
 static void fsync_dir_of(const char *path)
 {
     char tmp[4200];
@@ -58,7 +48,7 @@ int cmd_key_rotate(const struct opts *o, const char *sock, const char *db)
         return EXIT_ERROR;
     }
     char key[4200], next[4300];
-    key_path(db, key, sizeof key);
+    ctl_key_path(db, key, sizeof key);
     snprintf(next, sizeof next, "%s.new", key);
     struct relais_store *st = NULL;
     if (ctl_store_open(db, false, &st)) return EXIT_ERROR;

@@ -121,16 +121,21 @@ char relaisctl_gateway[40] = "gw";
 char relaisctl_key_file[4096];
 char relaisctl_upstream_key[4096];
 
-int ctl_store_open(const char *db, bool readonly, struct relais_store **st)
+void ctl_key_path(const char *db, char *out, size_t cap)
 {
-    char key[4200];
     if (relaisctl_key_file[0]) {
-        snprintf(key, sizeof key, "%s", relaisctl_key_file);
+        snprintf(out, cap, "%s", relaisctl_key_file);
     } else {
         /* beside the database, as relaisd keeps it by default */
         const char *slash = strrchr(db, '/');
-        snprintf(key, sizeof key, "%.*sstore.key", slash ? (int)(slash - db + 1) : 0, db);
+        snprintf(out, cap, "%.*sstore.key", slash ? (int)(slash - db + 1) : 0, db);
     }
+}
+
+int ctl_store_open(const char *db, bool readonly, struct relais_store **st)
+{
+    char key[4200];
+    ctl_key_path(db, key, sizeof key);
     const struct relais_store_opts so = {.readonly = readonly};
     if (!readonly) umask(077);
     int rc;

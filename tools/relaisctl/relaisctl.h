@@ -33,6 +33,9 @@ int broker_passwd_update(const char *passwd_file, const char *pid_file, const ch
 struct relais_store;
 int ctl_store_open(const char *db, bool readonly, struct relais_store **st);
 extern char relaisctl_key_file[4096];
+/* The store key's path for db: --key-file, [store] key_file, or store.key
+ * beside the database. */
+void ctl_key_path(const char *db, char *out, size_t cap);
 /* uplink.c: uplink csr (the gateway's key into key_file, the request on
  * stdout) */
 int cmd_uplink_csr(const struct opts *o, const char *key_file, const char *gateway);

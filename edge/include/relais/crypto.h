@@ -6,6 +6,7 @@
 #ifndef RELAIS_CRYPTO_H
 #define RELAIS_CRYPTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,6 +42,18 @@ int relais_ct_compare(const void *a, const void *b, size_t len);
  */
 #define RELAIS_SEAL_KEY_LEN  32
 #define RELAIS_SEAL_OVERHEAD (1 + 12 + 16)
+/* The same with the key set up once (the store's hot path): a caller-owned
+ * opaque context; relais_aead_open is relais_unseal's counterpart. */
+struct relais_aead {
+    _Alignas(16) unsigned char opaque[640];
+    bool ready;
+};
+int relais_aead_init(struct relais_aead *a, const uint8_t key[RELAIS_SEAL_KEY_LEN]);
+void relais_aead_free(struct relais_aead *a);
+int relais_aead_seal(struct relais_aead *a, const void *aad, size_t aad_len, const void *in,
+                     size_t len, uint8_t *out);
+int relais_aead_open(struct relais_aead *a, const void *aad, size_t aad_len, const uint8_t *in,
+                     size_t len, uint8_t *out);
 int relais_seal(const uint8_t key[RELAIS_SEAL_KEY_LEN], const void *aad, size_t aad_len,
                 const void *in, size_t len, uint8_t *out);
 int relais_unseal(const uint8_t key[RELAIS_SEAL_KEY_LEN], const void *aad, size_t aad_len,
